@@ -1,0 +1,103 @@
+"""Run configuration: presets and one-line validation before anything compiles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # seconds: what the tests and the README's quick job run.
+    "smoke": dict(batch_size=100, epochs=2, train_subset=2000, test_subset=500, nll_k=500),
+    # a full table on 2 CPU cores: 100 passes with the paper's schedule compressed.
+    "cpu": dict(batch_size=100, epochs=100, train_subset=0, test_subset=0, nll_k=5000),
+    # Burda et al. 2015: batch 20, 3^i passes at 1e-3 * 10^(-i/7), i = 0..7 (3,280 passes).
+    "paper": dict(batch_size=20, epochs=3280, train_subset=0, test_subset=0, nll_k=5000),
+}
+MODELS = ("vae", "iwae")
+BOUNDS = ("elbo", "iwae", "miwae", "ciwae", "piwae", "renyi")
+ESTIMATORS = ("reparam", "stl", "dreg")
+DATASETS = ("mnist",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything that defines a training run; ``Config.from_preset`` fills the schedule.
+
+    ``model='vae'`` trains the ELBO averaged over ``k`` samples, ``model='iwae'`` the bound
+    ``L_k``; ``bound`` overrides that choice (``miwae``/``piwae`` use ``groups``, ``ciwae``
+    uses ``beta``, ``renyi`` uses ``alpha``). ``sample_shards > 1`` splits the ``nll_k``
+    samples of the test NLL over that many devices (see :mod:`jvae.parallel`).
+    """
+
+    model: str = "iwae"
+    k: int = 1
+    layers: int = 1
+    preset: str = "smoke"
+    seed: int = 0
+    bound: str = ""
+    estimator: str = "reparam"
+    groups: int = 1
+    beta: float = 0.5
+    alpha: float = 0.5
+    dataset: str = "mnist"
+    batch_size: int = 100
+    epochs: int = 2
+    learning_rate: float = 1e-3
+    train_subset: int = 0
+    test_subset: int = 0
+    nll_k: int = 5000
+    nll_chunk: int = 500
+    eval_batch: int = 100
+    max_nonfinite: int = 100
+    sample_shards: int = 1
+
+    @classmethod
+    def from_preset(cls, preset: str = "smoke", **overrides: Any) -> Config:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
+        fields = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(preset=preset, **fields)
+
+    @property
+    def objective(self) -> str:
+        """The bound trained: ``bound`` if set, else ELBO for ``vae`` and IWAE for ``iwae``."""
+        return self.bound or ("elbo" if self.model == "vae" else "iwae")
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.model in MODELS, f"unknown model {self.model!r}; choose one of {MODELS}"),
+            (self.k >= 1, f"k (samples per example) must be >= 1, got {self.k}"),
+            (self.layers in (1, 2), f"layers must be 1 or 2, got {self.layers}"),
+            (self.objective in BOUNDS, f"unknown bound {self.bound!r}; choose one of {BOUNDS}"),
+            (
+                self.estimator in ESTIMATORS,
+                f"unknown estimator {self.estimator!r}; choose one of {ESTIMATORS}",
+            ),
+            (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose {DATASETS}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (self.nll_k >= 1 and self.nll_chunk >= 1, "nll_k and nll_chunk must be >= 1"),
+            (self.max_nonfinite >= 0, "max_nonfinite must be >= 0"),
+            (
+                self.sample_shards >= 1 and self.nll_k % self.sample_shards == 0,
+                f"sample_shards={self.sample_shards} must be >= 1 and divide "
+                f"nll_k={self.nll_k}",
+            ),
+            (
+                self.objective not in ("miwae", "piwae") or self.k % self.groups == 0,
+                f"k={self.k} must be divisible by groups={self.groups} for {self.objective}",
+            ),
+            (0.0 <= self.beta <= 1.0, f"beta must lie in [0, 1], got {self.beta}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message + ".")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls(**json.loads(text))

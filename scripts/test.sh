@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test suite: installs the package with its test extras into .venv, then runs pytest
+# (unit and property tests, doctests of the package and of README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+exec .venv/bin/python -m pytest -n 2 --durations=15 tests jvae README.md "$@"
