@@ -303,8 +303,10 @@ def jackknife(log_w: jax.Array, order: int = 1) -> jax.Array:
     ``K * eps`` for ``order=2``, checked against float64 in tests). Order 1 is O(K) per
     example; order 2 O(K^2) time in row chunks.
 
-    With ``-inf`` log-weights: ``-inf`` where all are; ``+inf`` where only ``1..order`` are
-    finite (a leave-out subset has no weight and :math:`\mathcal L_{K-j} = -\infty`).
+    With ``-inf`` log-weights (zero weights): where fewer than ``order + 1`` weights are
+    non-zero some leave-out subset has :math:`\mathcal L_{K-j} = -\infty` and the jackknife is
+    infinite or undefined; those columns return :math:`\mathcal L_K` itself (``-inf`` when all
+    weights are zero).
 
     Args:
       log_w: log-weights, ``[K, B]`` with ``K > order``.
@@ -325,7 +327,7 @@ def jackknife(log_w: jax.Array, order: int = 1) -> jax.Array:
     if k <= order:
         raise ValueError(f"jackknife of order {order} needs K > {order} samples; got K={k}.")
     lk = log_mean_exp(log_w, axis=0)
-    all_neg_inf = lk == -jnp.inf
+    too_few = jnp.sum(log_w > -jnp.inf, axis=0) <= order
     log_wn = _log_normalize(log_w)
     d1 = jnp.mean(_log_complement(log_wn) - math.log1p(-1.0 / k), axis=0)
     if order == 1:
@@ -333,7 +335,7 @@ def jackknife(log_w: jax.Array, order: int = 1) -> jax.Array:
     else:
         d2 = _pair_complement_sum(log_wn) / (k * (k - 1) / 2)
         out = lk - (k - 1) ** 2 * d1 + 0.5 * (k - 2) ** 2 * d2
-    return jnp.where(all_neg_inf, -jnp.inf, out)
+    return jnp.where(too_few, lk, out)
 
 
 def normalized_weights(log_w: jax.Array) -> jax.Array:

@@ -134,12 +134,15 @@ def dreg_weights(bound: Bound, log_w: jax.Array) -> jax.Array:
         d = 1.0 - alpha
         if d == 0.0:
             return jnp.full_like(log_w, 1.0 / k)
+        # Shift before scaling (as in renyi): the scaled max is then exactly 0, whatever the
+        # compiler fuses (an FMA in d * l - max(d * l) can leave a huge residual).
         if d < 0:  # any -inf makes the bound -inf: zero gradient
-            bad = jnp.any(log_w == -jnp.inf, axis=0)
-            v = normalized_weights(d * jnp.where(bad, 0.0, log_w))
-            v = jnp.where(bad, 0.0, v)
+            ref = jnp.min(log_w, axis=0)
         else:
-            v = normalized_weights(d * log_w)
+            ref = jnp.max(log_w, axis=0)
+        bad = ref == -jnp.inf
+        y = d * (log_w - jnp.where(bad, 0.0, ref))
+        v = jnp.where(bad, 0.0, normalized_weights(jnp.where(bad, 0.0, y)))
         return alpha * v + d * jnp.square(v)
     return dreg_weights_autodiff(bound, log_w)
 

@@ -62,8 +62,10 @@ def test_stop_q_changes_gradients_not_values(rng_key, layers):
     # the decoder's gradient does not depend on the stop; the encoder's does.
     for u, v in zip(jax.tree.leaves(g[0]["decoder"]), jax.tree.leaves(g[1]["decoder"])):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-5)
-    diff = [float(jnp.max(jnp.abs(u - v))) for u, v in
-            zip(jax.tree.leaves(g[0]["encoder"]), jax.tree.leaves(g[1]["encoder"]))]
+    diff = [
+        float(jnp.max(jnp.abs(u - v)))
+        for u, v in zip(jax.tree.leaves(g[0]["encoder"]), jax.tree.leaves(g[1]["encoder"]))
+    ]
     assert max(diff) > 1e-3
 
 
@@ -79,8 +81,9 @@ def test_exact_posterior_gives_exact_bounds_and_zero_stl_gradient(rng_key):
         np.testing.assert_allclose(bound(log_w), exact, atol=2e-4)
     for estimator in ("stl", "dreg"):
         value_and_grad = jax.jit(
-            make_objective(functools.partial(model.log_weights, num_samples=10), bounds.iwae,
-                           estimator)
+            make_objective(
+                functools.partial(model.log_weights, num_samples=10), bounds.iwae, estimator
+            )
         )
         _, grads = value_and_grad(params, jax.random.PRNGKey(3), x)
         for leaf in jax.tree.leaves(grads["encoder"]):

@@ -74,8 +74,13 @@ def test_resume_gives_identical_parameters(tmp_path, grey_data):
     with pytest.raises(ValueError, match="already holds checkpoints"):
         experiment.train(config, tmp_path / "full", progress=False, arrays=arrays)
     with pytest.raises(ValueError, match="different config"):
-        experiment.train(dataclasses.replace(config, k=3), tmp_path / "full", resume=True,
-                         progress=False, arrays=arrays)
+        experiment.train(
+            dataclasses.replace(config, k=3),
+            tmp_path / "full",
+            resume=True,
+            progress=False,
+            arrays=arrays,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +102,9 @@ def test_smoke_training_on_real_mnist_lowers_the_loss(tmp_path, mnist_slice):
         for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
     ]
     assert losses[-1] < losses[0] - 20.0, losses
-    result = experiment.evaluate_run(config, tmp_path, model, state.params, mnist_slice["test"],
-                                     ks=(1, 5), progress=False)
+    result = experiment.evaluate_run(
+        config, tmp_path, model, state.params, mnist_slice["test"], ks=(1, 5), progress=False
+    )
     untrained = model.init(jax.random.PRNGKey(config.seed))
     from jvae.evaluate import dataset_bound
 
