@@ -139,7 +139,7 @@ def _evaluate(args: argparse.Namespace, experiment) -> dict:
         config = dataclasses.replace(config, nll_k=args.nll_k)
     arrays = experiment.load_data(config, args.data_dir)
     model = experiment.build_model(config)
-    like = init_state(jax.random.PRNGKey(0), model, make_optimizer(1))
+    like = jax.eval_shape(lambda: init_state(jax.random.PRNGKey(0), model, make_optimizer(1)))
     checkpoints = Checkpoints(workdir / "checkpoints")
     state = checkpoints.restore(like)
     checkpoints.close()
