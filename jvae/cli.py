@@ -1,4 +1,4 @@
-"""``jvae train | evaluate``: command-line entry points writing a results folder.
+"""``jvae train | evaluate | tightness``: command-line entry points writing a results folder.
 
 Training is data parallel over all devices. For several hosts start one process per host with
 ``--coordinator HOST:PORT --num-processes N --process-id I`` (or ``--distributed`` to let JAX
@@ -88,10 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--data-dir")
     p_eval.add_argument("--nll-k", type=int, help="override the config's K")
     p_eval.add_argument("--no-progress", action="store_true")
+    from jvae import tightness
+
+    tightness.add_parser(sub)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse has printed its message
         return int(exit_.code or 0)
+    if args.command == "tightness":
+        return tightness.run(args)
 
     from jvae import experiment
     from jvae.data import DataError
@@ -101,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             config = _config(args)
             _initialize_distributed(args)
             if args.skip_eval:
-                experiment.train(config, args.workdir, args.data_dir, args.resume,
-                                 not args.no_progress)
+                experiment.train(
+                    config, args.workdir, args.data_dir, args.resume, not args.no_progress
+                )
                 return 0
             result = experiment.train_and_evaluate(
                 config, args.workdir, args.data_dir, args.resume, not args.no_progress

@@ -47,8 +47,8 @@ class Config:
     train_subset: int = 0
     test_subset: int = 0
     nll_k: int = 5000
-    nll_chunk: int = 500
-    eval_batch: int = 100
+    nll_chunk: int = 100
+    eval_batch: int = 500
     max_nonfinite: int = 100
     sample_shards: int = 1
 
@@ -82,8 +82,7 @@ class Config:
             (self.max_nonfinite >= 0, "max_nonfinite must be >= 0"),
             (
                 self.sample_shards >= 1 and self.nll_k % self.sample_shards == 0,
-                f"sample_shards={self.sample_shards} must be >= 1 and divide "
-                f"nll_k={self.nll_k}",
+                f"sample_shards={self.sample_shards} must be >= 1 and divide nll_k={self.nll_k}",
             ),
             (
                 self.objective not in ("miwae", "piwae") or self.k % self.groups == 0,

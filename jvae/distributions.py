@@ -27,7 +27,8 @@ class DiagGaussian(NamedTuple):
     log_scale: jax.Array
 
     def sample(self, rng_key: jax.Array, num_samples: int) -> jax.Array:
-        r"""Reparameterised draws :math:`z = \mu + \sigma \odot \epsilon`, ``[num_samples, ..., D]``."""
+        r"""Reparameterised draws :math:`z = \mu + \sigma \odot \epsilon`, shaped
+        ``[num_samples, ..., D]``."""
         eps = jax.random.normal(rng_key, (num_samples, *self.mean.shape), self.mean.dtype)
         return self.mean + jnp.exp(self.log_scale) * eps
 
@@ -50,7 +51,7 @@ class DiagGaussian(NamedTuple):
 
 
 def standard_normal_log_prob(z: jax.Array) -> jax.Array:
-    r""":math:`\log \mathcal N(z; 0, I) = -\tfrac12 \sum_d (z_d^2 + \log 2\pi)` over the last axis."""
+    r""":math:`\log \mathcal N(z; 0, I) = -\tfrac12 \sum_d (z_d^2 + \log 2\pi)`, last axis."""
     return -0.5 * jnp.sum(jnp.square(z) + _LOG_2PI, axis=-1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -60,7 +60,7 @@ def streamed_iwae(
 
 
 def make_bound_evaluator(
-    model: Model, num_samples: int, chunk_size: int = 500
+    model: Model, num_samples: int, chunk_size: int = 100
 ) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
     """Jitted ``(params, rng_key, x[B, D]) -> L_K [B]`` with K streamed in chunks."""
 
@@ -80,8 +80,8 @@ def dataset_bound(
     rng_key: jax.Array,
     data: np.ndarray | jax.Array,
     num_samples: int,
-    batch_size: int = 100,
-    chunk_size: int = 500,
+    batch_size: int = 500,
+    chunk_size: int = 100,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Per-example :math:`\\mathcal L_K` over a whole dataset ``[N, D]`` (binary), ``[N]``.
@@ -92,6 +92,7 @@ def dataset_bound(
     evaluate = make_bound_evaluator(model, num_samples, chunk_size)
     data = np.asarray(data)
     n = data.shape[0]
+    batch_size = min(batch_size, n)
     out = np.empty((n,), np.float64)
     for j, start in enumerate(range(0, n, batch_size)):
         x = data[start : start + batch_size]
@@ -136,25 +137,3 @@ def active_units(
         variances = np.var(np.concatenate(layer_chunks), axis=0)
         out.append({"active": int(np.sum(variances > threshold)), "variances": variances})
     return out
-
-
-def bound_table(
-    model: Model,
-    params: Any,
-    rng_key: jax.Array,
-    data: np.ndarray,
-    ks: Sequence[int],
-    batch_size: int = 100,
-    chunk_size: int = 500,
-) -> dict[int, dict[str, float]]:
-    """Mean and standard error of :math:`\\mathcal L_K` over ``data`` for each K in ``ks``."""
-    table = {}
-    for k in ks:
-        values = dataset_bound(
-            model, params, jax.random.fold_in(rng_key, k), data, k, batch_size, chunk_size
-        )
-        table[k] = {
-            "mean": float(np.mean(values)),
-            "stderr": float(np.std(values) / np.sqrt(len(values))),
-        }
-    return table

@@ -204,8 +204,13 @@ def evaluate_run(
         args = (jax.random.fold_in(key, k), test, k)
         if k == config.nll_k and config.sample_shards > 1:
             values = parallel.sharded_dataset_bound(
-                model, params, *args, parallel.eval_mesh(config.sample_shards),
-                config.eval_batch, config.nll_chunk, progress=bar.update,
+                model,
+                params,
+                *args,
+                parallel.eval_mesh(config.sample_shards),
+                config.eval_batch,
+                config.nll_chunk,
+                progress=bar.update,
             )
         else:
             values = evaluate.dataset_bound(
@@ -230,7 +235,9 @@ def evaluate_run(
     (workdir / "eval.json").write_text(json.dumps(result, indent=2))
     figures.save_grid(
         np.asarray(model.sample(params, jax.random.fold_in(key, 1), 64)),
-        workdir / "samples.png", 8, f"samples ({config.model}, k={config.k})",
+        workdir / "samples.png",
+        8,
+        f"samples ({config.model}, k={config.k})",
     )
     x = jnp.asarray(test[:32])
     recon = np.asarray(model.reconstruct(params, jax.random.fold_in(key, 2), x))

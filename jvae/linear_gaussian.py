@@ -33,7 +33,11 @@ def init_params(rng_key: jax.Array, data_dim: int = 5, latent: int = 2, noise: f
     k1, k2, k3 = jax.random.split(rng_key, 3)
     basis, _ = jnp.linalg.qr(jax.random.normal(k1, (data_dim, latent)))
     w = basis * jax.random.uniform(k2, (latent,), minval=0.5, maxval=2.0)
-    decoder = {"W": w, "b": jax.random.normal(k3, (data_dim,)), "log_s": jnp.log(jnp.float32(noise))}
+    decoder = {
+        "W": w,
+        "b": jax.random.normal(k3, (data_dim,)),
+        "log_s": jnp.log(jnp.float32(noise)),
+    }
     return {"encoder": exact_posterior(decoder), "decoder": decoder, "prior": {}}
 
 

@@ -61,9 +61,7 @@ def eval_mesh(sample_shards: int, devices: list[jax.Device] | None = None) -> Me
     """A 2-D mesh ``('data', 'samples')`` with ``sample_shards`` devices along the samples."""
     devices = jax.devices() if devices is None else devices
     if sample_shards < 1 or len(devices) % sample_shards:
-        raise ValueError(
-            f"sample_shards={sample_shards} must divide the {len(devices)} devices."
-        )
+        raise ValueError(f"sample_shards={sample_shards} must divide the {len(devices)} devices.")
     shape = (len(devices) // sample_shards, sample_shards)
     return jax.make_mesh(shape, (DATA, SAMPLES), (AxisType.Auto,) * 2, devices=devices)
 

@@ -53,9 +53,7 @@ def paper_schedule(steps_per_epoch: int, base_lr: float = 1e-3) -> optax.Schedul
     """
     passes = np.cumsum([3**i for i in range(PAPER_STAGES)])[:-1]
     boundaries = jnp.asarray(passes * steps_per_epoch, jnp.int32)
-    rates = jnp.asarray(
-        [base_lr * 10.0 ** (-i / 7.0) for i in range(PAPER_STAGES)], jnp.float32
-    )
+    rates = jnp.asarray([base_lr * 10.0 ** (-i / 7.0) for i in range(PAPER_STAGES)], jnp.float32)
 
     def schedule(count: jax.Array) -> jax.Array:
         return rates[jnp.sum(count >= boundaries)]

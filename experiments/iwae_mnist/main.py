@@ -19,12 +19,18 @@ from jvae.config import Config
 
 # Burda et al. 2015, table 1 (MNIST): NLL and active units, keyed by (layers, k, model).
 PAPER = {
-    (1, 1, "vae"): (86.76, "19"), (1, 1, "iwae"): (86.76, "19"),
-    (1, 5, "vae"): (86.47, "20"), (1, 5, "iwae"): (85.54, "22"),
-    (1, 50, "vae"): (86.35, "20"), (1, 50, "iwae"): (84.78, "25"),
-    (2, 1, "vae"): (85.33, "16+5"), (2, 1, "iwae"): (85.33, "16+5"),
-    (2, 5, "vae"): (85.01, "17+5"), (2, 5, "iwae"): (83.89, "21+5"),
-    (2, 50, "vae"): (84.78, "17+5"), (2, 50, "iwae"): (82.90, "26+7"),
+    (1, 1, "vae"): (86.76, "19"),
+    (1, 1, "iwae"): (86.76, "19"),
+    (1, 5, "vae"): (86.47, "20"),
+    (1, 5, "iwae"): (85.54, "22"),
+    (1, 50, "vae"): (86.35, "20"),
+    (1, 50, "iwae"): (84.78, "25"),
+    (2, 1, "vae"): (85.33, "16+5"),
+    (2, 1, "iwae"): (85.33, "16+5"),
+    (2, 5, "vae"): (85.01, "17+5"),
+    (2, 5, "iwae"): (83.89, "21+5"),
+    (2, 50, "vae"): (84.78, "17+5"),
+    (2, 50, "iwae"): (82.90, "26+7"),
 }
 
 
@@ -86,12 +92,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["vae", "iwae"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--test-subset", type=int)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
     table = run_table(
-        args.preset, pathlib.Path(args.out), args.ks, args.layers, args.models, args.seed,
-        args.resume, args.data_dir, epochs=args.epochs,
+        args.preset,
+        pathlib.Path(args.out),
+        args.ks,
+        args.layers,
+        args.models,
+        args.seed,
+        args.resume,
+        args.data_dir,
+        epochs=args.epochs,
+        test_subset=args.test_subset,
     )
     print(table)
 

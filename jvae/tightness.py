@@ -1,0 +1,803 @@
+r"""How tight are the IWAE bounds? :math:`\mathcal L_K` against K, JVI, ESS and gradient SNR.
+
+For a model and a set of examples :func:`bound_sweep` estimates, on a log grid of K,
+
+.. math:: \mathcal L_K(x) = \log \frac1K \sum_{k=1}^K w_k, \qquad
+          \mathbb E\,\mathcal L_1 \le \mathbb E\,\mathcal L_K \le \mathbb E\,\mathcal L_M
+          \le \log p(x) \quad (K \le M),
+
+with its mean and standard error over the examples, the gap to the best estimate (the largest
+K, and the jackknife estimate JVI of Nowozin 2018, which removes the :math:`O(1/K)` bias), Kish's
+effective sample size :math:`1/\sum_k \tilde w_k^2`, and, where the model has a closed form
+(:mod:`jvae.linear_gaussian`), the true gap :math:`\log p(x) - \mathcal L_K`. :func:`snr_sweep`
+measures the gradient signal-to-noise ratio of each estimator against K (Rainforth et al.
+2018: for IWAE the encoder's SNR falls like :math:`1/\sqrt K` with plain reparameterisation and
+grows like :math:`\sqrt K` with DReG). :func:`write_report` writes ``tightness.md``,
+``tightness.json``, ``bound_vs_k.png`` and ``snr_vs_k.png``; :func:`add_parser` and :func:`run`
+are the ``jvae tightness`` subcommand.
+
+Per K, example batch ``j`` uses ``fold_in(fold_in(rng_key, K), j)`` and draw chunk ``i`` inside
+it ``fold_in(., i)``, as :func:`jvae.evaluate.dataset_bound` does: a K evaluated on the dense
+``[K, B]`` path (ESS, JVI) gives the same :math:`\mathcal L_K` as the streamed path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jvae import bounds, evaluate, figures, linear_gaussian
+from jvae.estimators import Bound, gradient_snr, make_objective, summarize_snr
+from jvae.models import Model
+
+plt = figures.plt  # Agg backend, set by jvae.figures
+
+DEFAULT_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+ESTIMATORS = ("reparam", "stl", "dreg")
+
+
+def log_grid(max_k: int, min_k: int = 1) -> tuple[int, ...]:
+    """The 1-2-5 grid ``1, 2, 5, 10, 20, ...`` from ``min_k`` up to ``max_k`` (always included).
+
+    >>> log_grid(300)
+    (1, 2, 5, 10, 20, 50, 100, 200, 300)
+    """
+    if max_k < 1:
+        raise ValueError(f"max_k must be >= 1; got {max_k}.")
+    ks = []
+    for e in range(int(math.log10(max_k)) + 1):
+        ks += [m * 10**e for m in (1, 2, 5) if min_k <= m * 10**e <= max_k]
+    if ks[-1] != max_k:
+        ks.append(max_k)
+    return tuple(ks)
+
+
+def decades(max_k: int) -> tuple[int, ...]:
+    """``1, 10, 100, ...`` up to ``max_k`` (always included): the SNR grid.
+
+    >>> decades(1000), decades(300)
+    ((1, 10, 100, 1000), (1, 10, 100, 300))
+    """
+    if max_k < 1:
+        raise ValueError(f"max_k must be >= 1; got {max_k}.")
+    return tuple(sorted({10**e for e in range(int(math.log10(max_k)) + 1)} | {max_k}))
+
+
+def _draw_log_weights(
+    model: Model, params: Any, rng_key: jax.Array, x: jax.Array, num_samples: int, chunk: int
+) -> jax.Array:
+    """``[K, B]`` log-weights drawn ``chunk`` at a time with the keys of ``streamed_iwae``."""
+    chunk = min(chunk, num_samples)
+    full, rest = divmod(num_samples, chunk)
+
+    def draw(i: jax.Array, n: int) -> jax.Array:
+        return model.log_weights(params, jax.random.fold_in(rng_key, i), x, n).total
+
+    log_w = jax.lax.map(lambda i: draw(i, chunk), jnp.arange(full))
+    log_w = jnp.reshape(log_w, (full * chunk, x.shape[0]))
+    if rest:
+        log_w = jnp.concatenate([log_w, draw(full, rest)])
+    return log_w
+
+
+def _over_batches(
+    fn: Callable[[jax.Array, jax.Array], dict[str, jax.Array]],
+    rng_key: jax.Array,
+    data: np.ndarray,
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+    """``fn(key_j, x_j) -> {name: [B]}`` over batches (last one padded) -> ``{name: [N]}``."""
+    n = data.shape[0]
+    out: dict[str, list[np.ndarray]] = {}
+    for j, start in enumerate(range(0, n, batch_size)):
+        x = data[start : start + batch_size]
+        m = x.shape[0]
+        if m < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - m, *x.shape[1:]), x.dtype)])
+        for name, v in fn(jax.random.fold_in(rng_key, j), jnp.asarray(x)).items():
+            out.setdefault(name, []).append(np.asarray(v, np.float64)[:m])
+    return {name: np.concatenate(v) for name, v in out.items()}
+
+
+def _mean_se(v: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error (``ddof=1``) over examples."""
+    v = np.asarray(v, np.float64)
+    se = float(np.std(v, ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
+    return float(np.mean(v)), se
+
+
+def bound_sweep(
+    model: Model,
+    params: Any,
+    rng_key: jax.Array,
+    x: np.ndarray | jax.Array,
+    ks: Sequence[int] = DEFAULT_KS,
+    chunk_size: int = 500,
+    *,
+    batch_size: int = 100,
+    dense_max_k: int = 1000,
+    jvi_k: int | None = None,
+    exact_log_px: np.ndarray | jax.Array | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    r""":math:`\mathcal L_K` for each K in ``ks``, with gaps, ESS and JVI, over examples ``x``.
+
+    Dense path (:math:`K \le` ``dense_max_k``): one ``[K_d, B]`` array of log-weights is drawn
+    (in chunks of ``chunk_size``; :math:`K_d` the largest such K in ``ks``) and every dense K
+    is evaluated on its :math:`n = \lfloor K_d/K \rfloor` disjoint blocks,
+
+    .. math:: \hat{\mathcal L}_K(x) = \frac1n \sum_{j=1}^n
+              \log \frac1K \sum_{k \in \text{block } j} w_k ,
+
+    which has the expectation of :math:`\mathcal L_K` and a smaller variance (and one
+    compilation for all of them); Kish's ESS :math:`1/\sum_k \tilde w_k^2` and the jackknife
+    estimates JVI of order 1 and 2 (:func:`jvae.bounds.jackknife`, at ``jvi_k``, default
+    :math:`K_d`) are block averages in the same way. Larger K are streamed
+    (:func:`jvae.evaluate.dataset_bound`, memory of one chunk, one compilation each).
+
+    Gaps are paired over examples: ``gap_to_best`` is
+    :math:`\overline{\mathcal L_{K_{max}} - \mathcal L_K}` (with its standard error),
+    ``gap_to_jvi`` the same against JVI of order 1, ``true_gap``
+    :math:`\overline{\log p(x) - \mathcal L_K}` when ``exact_log_px`` ``[N]`` is given.
+
+    Args:
+      model: the model; ``params`` its parameters.
+      rng_key: PRNG key; the dense draws use ``fold_in(rng_key, K_d)``, a streamed K
+        ``fold_in(rng_key, K)``, then example batch ``j`` ``fold_in(., j)``.
+      x: examples ``[N, D]``.
+      ks: the K grid (sorted, duplicates dropped).
+      chunk_size: draws per chunk.
+      batch_size: examples per jitted call (the last batch is padded).
+      dense_max_k: largest K evaluated on the dense path.
+      jvi_k: K of the JVI estimates (a dense K > 2, added to ``ks`` if missing; ``0``: none).
+      exact_log_px: exact :math:`\log p(x)` per example, ``[N]``, if known.
+      log: called with one progress line per evaluation, if given.
+
+    Returns:
+      a dict: ``rows`` (one per K: ``k, mean, stderr, gap_to_best, gap_to_best_stderr,
+      gap_to_jvi, ess_mean, true_gap, true_gap_stderr, dense``; ``None`` where not
+      computed), ``best``, ``jvi`` (``{'k', 'order1', 'order2'}`` or ``None``), ``exact``,
+      ``num_examples``, ``seconds`` (per evaluation), and ``per_example`` (numpy ``[N]``
+      arrays: ``'L'`` keyed by K, ``'jvi1'``, ``'jvi2'``, ``'exact'``; not in the JSON report).
+    """
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"ks must be positive integers; got {ks}.")
+    data = np.asarray(x)
+    n = data.shape[0]
+    if n < 2:
+        raise ValueError(f"bound_sweep needs at least 2 examples for standard errors; got {n}.")
+    if jvi_k is None:
+        jvi_k = max((k for k in ks if 2 < k <= dense_max_k), default=0)
+    elif jvi_k and not (2 < jvi_k <= dense_max_k):
+        raise ValueError(f"jvi_k must lie in (2, dense_max_k={dense_max_k}]; got {jvi_k}.")
+    if jvi_k:
+        ks = sorted({*ks, jvi_k})
+    dense_ks = tuple(k for k in ks if k <= dense_max_k)
+    batch_size = min(batch_size, n)
+    t_start = time.perf_counter()
+    per_k: dict[int, np.ndarray] = {}
+    ess: dict[int, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    jvi: dict[str, np.ndarray] = {}
+    if dense_ks:
+        t0 = time.perf_counter()
+        fn = _dense_stats(model, params, dense_ks, chunk_size, jvi_k)
+        stats = _over_batches(fn, jax.random.fold_in(rng_key, dense_ks[-1]), data, batch_size)
+        for k in dense_ks:
+            per_k[k], ess[k] = stats[f"iwae_{k}"], stats[f"ess_{k}"]
+        jvi = {name: stats[name] for name in ("jvi1", "jvi2") if name in stats}
+        seconds[f"dense K<={dense_ks[-1]}"] = round(time.perf_counter() - t0, 2)
+        if log is not None:
+            log(
+                f"dense K = {', '.join(map(str, dense_ks))}: L_{dense_ks[-1]} = "
+                f"{np.mean(per_k[dense_ks[-1]]):.4f} ({seconds[f'dense K<={dense_ks[-1]}']} s)"
+            )
+    for k in ks[len(dense_ks) :]:
+        t0 = time.perf_counter()
+        key = jax.random.fold_in(rng_key, k)
+        per_k[k] = evaluate.dataset_bound(model, params, key, data, k, batch_size, chunk_size)
+        seconds[f"K={k}"] = round(time.perf_counter() - t0, 2)
+        if log is not None:
+            log(f"streamed L_{k} = {np.mean(per_k[k]):.4f} ({seconds[f'K={k}']} s)")
+
+    k_max = ks[-1]
+    best = per_k[k_max]
+    exact = None if exact_log_px is None else np.asarray(exact_log_px, np.float64)
+    if exact is not None and exact.shape != (n,):
+        raise ValueError(f"exact_log_px must have shape [{n}]; got {exact.shape}.")
+
+    def gaps(v: np.ndarray) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        out["gap_to_best"], out["gap_to_best_stderr"] = _mean_se(best - v)
+        out["gap_to_jvi"] = float(np.mean(jvi["jvi1"] - v)) if jvi else None
+        if exact is not None:
+            out["true_gap"], out["true_gap_stderr"] = _mean_se(exact - v)
+        else:
+            out["true_gap"] = out["true_gap_stderr"] = None
+        return out
+
+    rows = []
+    for k in ks:
+        mean, se = _mean_se(per_k[k])
+        row = {"k": k, "mean": mean, "stderr": se, **gaps(per_k[k])}
+        row["ess_mean"] = float(np.mean(ess[k])) if k in ess else None
+        row["dense"] = k in ess
+        rows.append(row)
+    jvi_out = None
+    if jvi:
+        jvi_out = {"k": jvi_k}
+        for order in (1, 2):
+            mean, se = _mean_se(jvi[f"jvi{order}"])
+            jvi_out[f"order{order}"] = {"mean": mean, "stderr": se, **gaps(jvi[f"jvi{order}"])}
+            jvi_out[f"order{order}"].pop("gap_to_jvi")
+    best_mean, best_se = _mean_se(best)
+    seconds["total"] = round(time.perf_counter() - t_start, 2)
+    return {
+        "ks": ks,
+        "num_examples": n,
+        "rows": rows,
+        "best": {"k": k_max, "mean": best_mean, "stderr": best_se},
+        "jvi": jvi_out,
+        "exact": None if exact is None else dict(zip(("mean", "stderr"), _mean_se(exact))),
+        "seconds": seconds,
+        "per_example": {"L": per_k, **jvi, **({} if exact is None else {"exact": exact})},
+    }
+
+
+def _blocks(log_w: jax.Array, k: int) -> jax.Array:
+    """The first ``n*K`` rows of ``[K_d, B]`` as ``[K, n*B]`` (``n = K_d // K`` blocks)."""
+    kd, b = log_w.shape
+    nb = kd // k
+    blocks = jnp.reshape(log_w[: nb * k], (nb, k, b))
+    return jnp.reshape(jnp.transpose(blocks, (1, 0, 2)), (k, nb * b))
+
+
+def _block_mean(values: jax.Array, b: int) -> jax.Array:
+    """``[n*B]`` block values (block-major) -> mean over the ``n`` blocks, ``[B]``."""
+    return jnp.mean(jnp.reshape(values, (-1, b)), axis=0)
+
+
+def _dense_stats(
+    model: Model, params: Any, ks: tuple[int, ...], chunk_size: int, jvi_k: int
+) -> Callable[[jax.Array, jax.Array], dict[str, jax.Array]]:
+    """Jitted ``(key, x) -> {'iwae_K', 'ess_K' for K in ks[, 'jvi1', 'jvi2']}``, each ``[B]``."""
+
+    @jax.jit
+    def fn(key: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
+        log_w = _draw_log_weights(model, params, key, x, ks[-1], chunk_size)
+        b = x.shape[0]
+        out = {}
+        for k in ks:
+            lw = _blocks(log_w, k)
+            out[f"iwae_{k}"] = _block_mean(bounds.iwae(lw), b)
+            out[f"ess_{k}"] = _block_mean(bounds.effective_sample_size(lw), b)
+        if jvi_k:
+            lw = _blocks(log_w, jvi_k)
+            out["jvi1"] = _block_mean(bounds.jackknife(lw, 1), b)
+            out["jvi2"] = _block_mean(bounds.jackknife(lw, 2), b)
+        return out
+
+    return fn
+
+
+def snr_sweep(
+    model: Model,
+    params: Any,
+    rng_key: jax.Array,
+    x: np.ndarray | jax.Array,
+    ks: Sequence[int] = (1, 10, 100, 1000),
+    estimators: Sequence[str] = ESTIMATORS,
+    bound: Bound | None = None,
+    num_draws: int = 100,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    r"""Gradient SNR of each estimator against K on one batch ``x`` (Rainforth et al. 2018).
+
+    .. math:: \mathrm{SNR}_{\text{part}}(K) = \operatorname{mean}_{j \in \text{part}}
+              \frac{|\mathbb E\,\hat g_j|}{\sqrt{\mathrm{Var}\,\hat g_j}}
+
+    over ``num_draws`` independent gradients (:func:`jvae.estimators.gradient_snr`,
+    :func:`jvae.estimators.summarize_snr`) of ``bound`` (default :func:`jvae.bounds.iwae`) with
+    K samples, for the encoder and the decoder. All estimators at one K share the keys
+    (``fold_in(rng_key, K)``) and one compilation. Memory grows like ``num_draws * K * B``.
+
+    Returns:
+      ``{'ks', 'estimators', 'num_draws', 'batch', 'bound', 'encoder': {est: [len(ks)]},
+      'decoder': {...}}`` (plain floats).
+    """
+    bound = bounds.iwae if bound is None else bound
+    data = jnp.asarray(x)
+    out: dict[str, Any] = {
+        "ks": [int(k) for k in ks],
+        "estimators": list(estimators),
+        "num_draws": int(num_draws),
+        "batch": int(data.shape[0]),
+        "bound": getattr(bound, "__name__", repr(bound)),
+        "encoder": {e: [] for e in estimators},
+        "decoder": {e: [] for e in estimators},
+    }
+    for k in ks:
+        t0 = time.perf_counter()
+
+        def log_weights_fn(p, key, xb, stop_q=False, k=k):
+            return model.log_weights(p, key, xb, k, stop_q=stop_q)
+
+        @jax.jit
+        def summaries(p: Any, key: jax.Array, xb: jax.Array, log_weights_fn=log_weights_fn):
+            return {
+                est: summarize_snr(
+                    gradient_snr(make_objective(log_weights_fn, bound, est), p, key, xb, num_draws)
+                )
+                for est in estimators
+            }
+
+        result = summaries(params, jax.random.fold_in(rng_key, k), data)
+        for est in estimators:
+            for part in ("encoder", "decoder"):
+                v = result[est].get(part)
+                out[part][est].append(float("nan") if v is None else float(v))
+        if log is not None:
+            log(
+                f"SNR K={k} encoder "
+                + ", ".join(f"{e} {out['encoder'][e][-1]:.3g}" for e in estimators)
+                + f" ({time.perf_counter() - t0:.1f} s)"
+            )
+    return out
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def _pm(mean: float, se: float | None, digits: int = 3) -> str:
+    return f"{mean:.{digits}f} ± {_fmt(se, digits)}"
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    sweep, snr = results["sweep"], results.get("snr")
+    exact = sweep.get("exact") is not None
+    jvi = sweep.get("jvi")
+    best = sweep["best"]
+    lines = [f"# Bound tightness: {results.get('title', 'model')}", ""]
+    for note in results.get("setup", []):
+        lines.append(f"- {note}")
+    lines += [
+        f"- {sweep['num_examples']} examples; mean ± standard error over examples; gaps are "
+        f"paired per example (gap to best: L_{best['k']} − L_K"
+        + (f"; gap to JVI: JVI-1 at K={jvi['k']} − L_K" if jvi else "")
+        + ("; true gap: log p(x) − L_K" if exact else "")
+        + "). Dense K (with ESS: Kish, 1/Σ w̃²) are averaged over the disjoint blocks of K of "
+        f"one set of {max((r['k'] for r in sweep['rows'] if r['dense']), default=0)} draws per "
+        "example (same expectation as L_K, less variance); larger K are single streamed draws.",
+        "",
+    ]
+    head = ["K", "L_K (mean ± s.e.)", f"gap to L_{best['k']}"]
+    head += ["gap to JVI-1"] if jvi else []
+    head += ["ESS", "ESS/K"]
+    head += ["true gap (± s.e.)"] if exact else []
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in sweep["rows"]:
+        cells = [
+            str(r["k"]),
+            _pm(r["mean"], r["stderr"]),
+            _pm(r["gap_to_best"], r["gap_to_best_stderr"]),
+        ]
+        cells += [_fmt(r["gap_to_jvi"])] if jvi else []
+        ess = r["ess_mean"]
+        cells += [_fmt(ess, 1), _fmt(None if ess is None else ess / r["k"])]
+        cells += [_pm(r["true_gap"], r["true_gap_stderr"])] if exact else []
+        lines.append("| " + " | ".join(cells) + " |")
+    if jvi:
+        for order in (1, 2):
+            j = jvi[f"order{order}"]
+            cells = [
+                f"JVI-{order} (K={jvi['k']})",
+                _pm(j["mean"], j["stderr"]),
+                _pm(j["gap_to_best"], j["gap_to_best_stderr"]),
+            ]
+            cells += ["–", "–", "–"]
+            cells += [_pm(j["true_gap"], j["true_gap_stderr"])] if exact else []
+            lines.append("| " + " | ".join(cells) + " |")
+    if exact:
+        e = sweep["exact"]
+        cells = [
+            "exact log p(x)",
+            _pm(e["mean"], e["stderr"]),
+            _fmt(best["mean"] - e["mean"]),
+            *(["–"] if jvi else []),
+            "–",
+            "–",
+            "0",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    secs = ", ".join(f"{name}: {v:.1f} s" for name, v in sweep["seconds"].items())
+    lines += ["", f"Time ({secs}).", "", "![L_K vs K](bound_vs_k.png)", ""]
+    if snr:
+        lines += [
+            f"## Gradient SNR (bound `{snr['bound']}`, batch of {snr['batch']}, "
+            f"{snr['num_draws']} draws)",
+            "",
+            "Mean over parameters of |mean| / std of each gradient coordinate.",
+            "",
+        ]
+        for part in ("encoder", "decoder"):
+            lines += [
+                f"**{part}**",
+                "",
+                "| K | " + " | ".join(snr["estimators"]) + " |",
+                "|" + " --- |" * (1 + len(snr["estimators"])),
+            ]
+            for i, k in enumerate(snr["ks"]):
+                vals = [f"{snr[part][e][i]:.4g}" for e in snr["estimators"]]
+                lines.append(f"| {k} | " + " | ".join(vals) + " |")
+            lines.append("")
+        lines += ["![SNR vs K](snr_vs_k.png)", ""]
+    return "\n".join(lines)
+
+
+def _plot_bounds(results: dict[str, Any], path: pathlib.Path) -> None:
+    sweep = results["sweep"]
+    ks = np.array([r["k"] for r in sweep["rows"]])
+    mean = np.array([r["mean"] for r in sweep["rows"]])
+    se = np.array([r["stderr"] for r in sweep["rows"]])
+    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax.errorbar(ks, mean, yerr=se, marker="o", capsize=3, label="L_K")
+    best = sweep["best"]
+    ax.axhline(best["mean"], color="C1", ls="--", lw=1, label=f"L_{best['k']}")
+    if sweep.get("jvi"):
+        j = sweep["jvi"]
+        for order, color in ((1, "C2"), (2, "C4")):
+            ax.axhline(
+                j[f"order{order}"]["mean"],
+                color=color,
+                ls=":",
+                lw=1.2,
+                label=f"JVI-{order} (K={j['k']})",
+            )
+    if sweep.get("exact"):
+        ax.axhline(sweep["exact"]["mean"], color="k", lw=1, label="exact log p(x)")
+    ax.set_xscale("log")
+    ax.set_xlabel("K")
+    ax.set_ylabel("mean L_K (nats)")
+    ax.set_title(results.get("title", ""), fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    key, name = (
+        ("true_gap", "log p(x) − L_K")
+        if sweep.get("exact")
+        else ("gap_to_best", f"L_{best['k']} − L_K")
+    )
+    gap = np.array([r[key] for r in sweep["rows"]], np.float64)
+    ok = gap > 0
+    ax_gap.plot(ks[ok], gap[ok], marker="o", label=name)
+    if ok.sum() >= 1:
+        k0, g0 = ks[ok][-1], gap[ok][-1]  # the asymptote is at large K
+        ax_gap.plot(ks, g0 * k0 / ks, color="gray", ls="--", lw=1, label="∝ 1/K")
+    ax_gap.set_xscale("log")
+    ax_gap.set_yscale("log")
+    ax_gap.set_xlabel("K")
+    ax_gap.set_ylabel("gap (nats)")
+    ax_gap.set_title("gap against K", fontsize=10)
+    ax_gap.legend(fontsize=7)
+    ax_gap.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_snr(snr: dict[str, Any], path: pathlib.Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, part in zip(axes, ("encoder", "decoder")):
+        for est in snr["estimators"]:
+            ax.plot(snr["ks"], snr[part][est], marker="o", label=est)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("K")
+        ax.set_ylabel("mean SNR")
+        ax.set_title(f"{part} gradient SNR ({snr['bound']})", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _jsonable(results: dict[str, Any]) -> dict[str, Any]:
+    out = dict(results)
+    out["sweep"] = {k: v for k, v in results["sweep"].items() if k != "per_example"}
+    return out
+
+
+def write_report(results: dict[str, Any], outdir: str | pathlib.Path) -> dict[str, pathlib.Path]:
+    """Writes ``tightness.md``, ``tightness.json``, ``bound_vs_k.png`` (and ``snr_vs_k.png``).
+
+    Args:
+      results: ``{'title': str, 'setup': [str], 'sweep': bound_sweep(...), 'snr':
+        snr_sweep(...) or None}``.
+      outdir: created if missing.
+
+    Returns:
+      the written paths by name.
+    """
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "md": outdir / "tightness.md",
+        "json": outdir / "tightness.json",
+        "bound_plot": outdir / "bound_vs_k.png",
+    }
+    paths["md"].write_text(_markdown(results))
+    paths["json"].write_text(json.dumps(_jsonable(results), indent=2))
+    _plot_bounds(results, paths["bound_plot"])
+    if results.get("snr"):
+        paths["snr_plot"] = outdir / "snr_vs_k.png"
+        _plot_snr(results["snr"], paths["snr_plot"])
+    return paths
+
+
+# ----------------------------------------------------------------------------- setups
+
+
+def imperfect_linear_gaussian(
+    rng_key: jax.Array,
+    data_dim: int = 16,
+    latent: int = 8,
+    noise: float = 0.5,
+    scale_inflation: float = 1.2,
+    mean_shift: float = 1.0,
+) -> tuple[Model, dict]:
+    r"""The linear-Gaussian model with a deliberately imperfect q.
+
+    q is the exact posterior with its standard deviations multiplied by ``scale_inflation``
+    (:math:`r`) and its mean moved by ``mean_shift`` (:math:`\delta`) posterior standard
+    deviations, with a random sign per coordinate (seeded). Then :math:`\log p(x) -
+    \mathbb E\,\mathcal L_1 = \mathrm{KL}(q\|p) = rac d2 (r^2 - 1 - 2\log r + \delta^2)` and
+    the normalised weights have :math:`\mathbb E_q[(p/q)^2] = ig(r^2 e^{\delta^2/(2r^2-1)}
+    / \sqrt{2r^2-1}ig)^d` (finite for :math:`r > 1/\sqrt2`), so the gap closes like
+    :math:`\mathrm{Var}(w/p)/(2K)` only once K is large against that variance (about 100 with
+    the defaults).
+    """
+    model = linear_gaussian.model(data_dim, latent, noise)
+
+    @jax.jit  # one compilation instead of one per eager op
+    def make_params(key: jax.Array) -> dict:
+        k1, k2 = jax.random.split(key)
+        params = model.init(k1)
+        enc = dict(params["encoder"])
+        std = jnp.exp(enc["log_scale"])
+        sign = jnp.where(jax.random.bernoulli(k2, 0.5, std.shape), 1.0, -1.0)
+        enc["c"] = enc["c"] + mean_shift * std * sign
+        enc["log_scale"] = enc["log_scale"] + math.log(scale_inflation)
+        return {**params, "encoder": enc}
+
+    return model, make_params(rng_key)
+
+
+def linear_gaussian_data(
+    rng_key: jax.Array, params: dict, num_examples: int
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""``x ~ p(x)`` ``[N, D]`` and the exact :math:`\log p(x)` ``[N]`` (one jitted call)."""
+
+    @jax.jit
+    def draw(key: jax.Array, p: dict) -> tuple[jax.Array, jax.Array]:
+        x = linear_gaussian.sample_data(key, p, num_examples)
+        return x, linear_gaussian.exact_log_marginal(p, x)
+
+    x, exact = draw(rng_key, params)
+    return np.asarray(x), np.asarray(exact)
+
+
+def linear_gaussian_report(
+    rng_key: jax.Array,
+    num_examples: int = 500,
+    max_k: int = 5000,
+    snr_draws: int = 200,
+    snr_batch: int = 16,
+    snr_max_k: int = 1000,
+    chunk_size: int = 500,
+    dense_max_k: int = 1000,
+    log: Callable[[str], None] | None = None,
+    **setup: float,
+) -> dict[str, Any]:
+    """Sweep and SNR on :func:`imperfect_linear_gaussian` (``**setup`` its options), with x
+    drawn from the model itself and the exact log p(x) as reference. SNR at K = 1, 10, ..."""
+    k_model, k_data, k_sweep, k_snr = jax.random.split(rng_key, 4)
+    model, params = imperfect_linear_gaussian(k_model, **setup)
+    x, exact = linear_gaussian_data(k_data, params, num_examples)
+    sweep = bound_sweep(
+        model,
+        params,
+        k_sweep,
+        x,
+        log_grid(max_k),
+        chunk_size,
+        dense_max_k=dense_max_k,
+        exact_log_px=exact,
+        log=log,
+    )
+    snr = None
+    if snr_draws:
+        snr = snr_sweep(
+            model, params, k_snr, x[:snr_batch], decades(snr_max_k), num_draws=snr_draws, log=log
+        )
+    opts = {**dict(data_dim=16, latent=8, noise=0.5, scale_inflation=1.2, mean_shift=1.0), **setup}
+    return {
+        "title": "linear-Gaussian model, imperfect q",
+        "setup": [
+            f"p(z) = N(0, I_{opts['latent']}), p(x|z) = N(Wz + b, {opts['noise']}² "
+            f"I_{opts['data_dim']}); q = exact posterior with s.d. ×{opts['scale_inflation']} "
+            f"and mean moved by ±{opts['mean_shift']} posterior s.d. (seeded); x drawn from "
+            "the model; exact log p(x) in closed form.",
+        ],
+        "sweep": sweep,
+        "snr": snr,
+    }
+
+
+def checkpoint_report(
+    workdir: str | pathlib.Path,
+    rng_key: jax.Array,
+    data_dir: str | None = None,
+    num_examples: int = 500,
+    max_k: int = 5000,
+    snr_draws: int = 100,
+    snr_batch: int = 8,
+    snr_max_k: int = 100,
+    chunk_size: int = 500,
+    dense_max_k: int = 1000,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Sweep and SNR for a results folder of ``jvae train`` (latest checkpoint, test images).
+
+    Uses the first ``num_examples`` statically binarised test images (default 500, enough for
+    standard errors of about 0.5 nats on the mean; the gaps are paired and much tighter).
+    """
+    from jvae import experiment
+    from jvae.checkpoint import Checkpoints
+    from jvae.config import Config
+    from jvae.train import init_state, make_optimizer
+
+    workdir = pathlib.Path(workdir)
+    path = workdir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {workdir} a jvae results folder?")
+    config = Config.from_json(path.read_text())
+    test = experiment.load_data(config, data_dir)["test"]
+    if num_examples:
+        test = test[:num_examples]
+    model = experiment.build_model(config)
+    like = init_state(jax.random.PRNGKey(0), model, make_optimizer(1))
+    checkpoints = Checkpoints(workdir / "checkpoints")
+    try:
+        params = jax.device_get(checkpoints.restore(like).params)
+    finally:
+        checkpoints.close()
+    k_sweep, k_snr = jax.random.split(rng_key)
+    sweep = bound_sweep(
+        model, params, k_sweep, test, log_grid(max_k), chunk_size, dense_max_k=dense_max_k, log=log
+    )
+    snr = None
+    if snr_draws:
+        snr = snr_sweep(
+            model, params, k_snr, test[:snr_batch], decades(snr_max_k), num_draws=snr_draws, log=log
+        )
+    return {
+        "title": f"{config.model.upper()} k={config.k}, {config.layers} layer(s) ({workdir.name})",
+        "setup": [
+            f"checkpoint {workdir}; bound `{config.objective}`, estimator `{config.estimator}`, "
+            f"preset `{config.preset}`; first {len(test)} binarised test images.",
+        ],
+        "sweep": sweep,
+        "snr": snr,
+    }
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Adds ``jvae tightness`` to an ``argparse`` sub-parser collection."""
+    p = subparsers.add_parser(
+        "tightness",
+        help="L_K vs K, gap to the best estimate and JVI, ESS, gradient SNR",
+        description="Bound-tightness report for a results folder (latest checkpoint, first "
+        "--test-subset test images, default 500) or, with --linear-gaussian, for a "
+        "linear-Gaussian model with a deliberately imperfect q (exact log p(x) known).",
+    )
+    p.add_argument("--workdir", help="results folder of `jvae train` (config.json, checkpoints/)")
+    p.add_argument("--linear-gaussian", action="store_true", help="closed-form test model")
+    p.add_argument("--max-k", type=int, default=5000, help="largest K of the 1-2-5 grid")
+    p.add_argument("--test-subset", type=int, default=500, help="examples in the sweep")
+    p.add_argument("--snr-draws", type=int, default=100, help="gradient draws (0: no SNR)")
+    p.add_argument("--snr-batch", type=int, help="examples in the SNR batch (8; 16 for LG)")
+    p.add_argument("--snr-max-k", type=int, help="largest K of the SNR (100; 1000 for LG)")
+    p.add_argument("--dense-max-k", type=int, default=1000, help="largest K with ESS/JVI")
+    p.add_argument("--chunk-size", type=int, default=500, help="draws per chunk")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="dataset folder (default: $JVAE_DATA_DIR or ../shared/data)")
+    p.add_argument("--out", help="output folder (default: WORKDIR/tightness, or ./tightness-lg)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``jvae tightness``; prints where the report went. Exit status 0, or 2 on errors."""
+    from jvae.data import DataError
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        if not args.linear_gaussian and not args.workdir:
+            raise ValueError(
+                "give --workdir RUN (a `jvae train` results folder) or --linear-gaussian."
+            )
+        if args.max_k < 1 or args.test_subset < 2 or args.snr_draws == 1:
+            raise ValueError("need --max-k >= 1, --test-subset >= 2 and --snr-draws 0 or >= 2.")
+        key = jax.random.PRNGKey(args.seed)
+        common = dict(
+            num_examples=args.test_subset,
+            max_k=args.max_k,
+            snr_draws=args.snr_draws,
+            chunk_size=args.chunk_size,
+            dense_max_k=args.dense_max_k,
+            log=log,
+        )
+        if args.linear_gaussian:
+            out = pathlib.Path(args.out or "tightness-lg")
+            results = linear_gaussian_report(
+                key, snr_batch=args.snr_batch or 16, snr_max_k=args.snr_max_k or 1000, **common
+            )
+        else:
+            out = pathlib.Path(args.out or pathlib.Path(args.workdir) / "tightness")
+            results = checkpoint_report(
+                args.workdir,
+                key,
+                args.data_dir,
+                snr_batch=args.snr_batch or 8,
+                snr_max_k=args.snr_max_k or 100,
+                **common,
+            )
+        paths = write_report(results, out)
+    except (ValueError, DataError, FileNotFoundError) as err:
+        print(f"jvae: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    best = results["sweep"]["best"]
+    print(
+        f"L_{best['k']} = {best['mean']:.3f} ± {best['stderr']:.3f}; report in "
+        f"{paths['md']} ({', '.join(p.name for p in paths.values())})"
+    )
+    return 0
+
+
+__all__ = [
+    "DEFAULT_KS",
+    "log_grid",
+    "decades",
+    "bound_sweep",
+    "snr_sweep",
+    "write_report",
+    "imperfect_linear_gaussian",
+    "linear_gaussian_data",
+    "linear_gaussian_report",
+    "checkpoint_report",
+    "add_parser",
+    "run",
+]
