@@ -91,17 +91,34 @@ def dataset_bound(
     """
     evaluate = make_bound_evaluator(model, num_samples, chunk_size)
     data = np.asarray(data)
+    batch_size = min(batch_size, data.shape[0])
+    return map_batches(
+        lambda key, x: np.asarray(evaluate(params, key, jnp.asarray(x))),
+        rng_key,
+        data,
+        batch_size,
+        progress,
+    )
+
+
+def map_batches(
+    fn: Callable[[jax.Array, np.ndarray], np.ndarray],
+    rng_key: jax.Array,
+    data: np.ndarray,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """``fn(fold_in(rng_key, j), x_j) -> [batch_size]`` over fixed-size batches ``x_j`` of
+    ``data``, concatenated to ``[N]`` (float64); the last batch is zero-padded, so ``fn``
+    compiles once."""
     n = data.shape[0]
-    batch_size = min(batch_size, n)
     out = np.empty((n,), np.float64)
     for j, start in enumerate(range(0, n, batch_size)):
         x = data[start : start + batch_size]
         m = x.shape[0]
         if m < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - m, x.shape[1]), x.dtype)])
-        out[start : start + m] = np.asarray(
-            evaluate(params, jax.random.fold_in(rng_key, j), jnp.asarray(x))
-        )[:m]
+            x = np.concatenate([x, np.zeros((batch_size - m, *x.shape[1:]), x.dtype)])
+        out[start : start + m] = fn(jax.random.fold_in(rng_key, j), x)[:m]
         if progress is not None:
             progress(m)
     return out

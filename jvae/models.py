@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 
@@ -118,7 +117,7 @@ def layered_vae(
         num_samples: int,
         stop_q: bool = False,
     ) -> LogWeights:
-        chex.assert_rank(x, 2)
+        check_data(x, data_dim)
         keys = jax.random.split(rng_key, len(layers))
         stopped = jax.lax.stop_gradient(params) if stop_q else None
         zs = []
@@ -191,6 +190,15 @@ def _apply_rows(module: Any, params: Params, h: jax.Array) -> Any:
     lead = h.shape[:-1]
     out = module.apply({"params": params}, jnp.reshape(h, (-1, h.shape[-1])))
     return jax.tree.map(lambda o: jnp.reshape(o, (*lead, o.shape[-1])), out)
+
+
+def check_data(x: jax.Array, data_dim: int) -> None:
+    """Raises ``ValueError`` unless ``x`` is a ``[B, data_dim]`` batch."""
+    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != data_dim:
+        raise ValueError(
+            f"x must be a batch of shape [B, {data_dim}] (flattened examples); got shape "
+            f"{tuple(jnp.shape(x))}."
+        )
 
 
 def _draw(rng_key: jax.Array, q: DiagGaussian) -> jax.Array:

@@ -161,17 +161,9 @@ def sharded_dataset_bound(
     check_batch_size(batch_size, mesh, "eval batch size")
     evaluate_batch = make_sharded_bound_evaluator(model, num_samples, mesh, chunk_size)
     params = put(params, replicated(mesh))
-    data = np.asarray(data)
-    n = data.shape[0]
-    out = np.empty((n,), np.float64)
-    for j, start in enumerate(range(0, n, batch_size)):
-        x = data[start : start + batch_size]
-        m = x.shape[0]
-        if m < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - m, x.shape[1]), x.dtype)])
-        key = put(jax.random.fold_in(rng_key, j), replicated(mesh))
-        values = evaluate_batch(params, key, put(x, batch_sharded(mesh)))
-        out[start : start + m] = multihost_utils.process_allgather(values, tiled=True)[:m]
-        if progress is not None:
-            progress(m)
-    return out
+
+    def batch_bound(key: jax.Array, x: np.ndarray) -> np.ndarray:
+        values = evaluate_batch(params, put(key, replicated(mesh)), put(x, batch_sharded(mesh)))
+        return multihost_utils.process_allgather(values, tiled=True)
+
+    return evaluate.map_batches(batch_bound, rng_key, np.asarray(data), batch_size, progress)

@@ -92,3 +92,12 @@ def test_exact_posterior_gives_exact_bounds_and_zero_stl_gradient(rng_key):
         functools.partial(model.log_weights, num_samples=10), bounds.iwae, "reparam"
     )(params, jax.random.PRNGKey(3), x)
     assert max(float(jnp.max(jnp.abs(v))) for v in jax.tree.leaves(grads["encoder"])) > 1e-2
+
+
+def test_wrong_data_shape_is_named(rng_key):
+    model = iwae_mlp(1)
+    params = model.init(rng_key)
+    with pytest.raises(ValueError, match=r"\[B, 784\].*\(3, 28, 28\)"):
+        model.log_weights(params, rng_key, jnp.zeros((3, 28, 28)), 2)
+    with pytest.raises(ValueError, match=r"\[B, 784\].*\(3, 100\)"):
+        model.log_weights(params, rng_key, jnp.zeros((3, 100)), 2)
