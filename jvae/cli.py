@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pathlib
 import sys
 
 from jvae.config import BOUNDS, ESTIMATORS, MODELS, PRESETS, Config
@@ -131,26 +130,12 @@ def main(argv: list[str] | None = None) -> int:
 def _evaluate(args: argparse.Namespace, experiment) -> dict:
     import dataclasses
 
-    import jax
-
-    from jvae.checkpoint import Checkpoints
-    from jvae.train import init_state, make_optimizer
-
-    workdir = pathlib.Path(args.workdir)
-    path = workdir / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {workdir} a jvae results folder?")
-    config = Config.from_json(path.read_text())
+    config, model, params = experiment.load_run(args.workdir)
     if args.nll_k:
         config = dataclasses.replace(config, nll_k=args.nll_k)
     arrays = experiment.load_data(config, args.data_dir)
-    model = experiment.build_model(config)
-    like = jax.eval_shape(lambda: init_state(jax.random.PRNGKey(0), model, make_optimizer(1)))
-    checkpoints = Checkpoints(workdir / "checkpoints")
-    state = checkpoints.restore(like)
-    checkpoints.close()
     result = experiment.evaluate_run(
-        config, workdir, model, state.params, arrays["test"], progress=not args.no_progress
+        config, args.workdir, model, params, arrays["test"], progress=not args.no_progress
     )
     print(json.dumps({k: result[k] for k in ("nll", "nll_k", "active_units")}))
     return result

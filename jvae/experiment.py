@@ -269,6 +269,31 @@ def _write_summary(config: Config, workdir: pathlib.Path, result: dict[str, Any]
     (workdir / "summary.md").write_text("\n".join(lines))
 
 
+def load_run(workdir: str | pathlib.Path) -> tuple[Config, Model, Any]:
+    """``(config, model, params)`` of the latest checkpoint in a results folder."""
+    workdir = pathlib.Path(workdir)
+    path = workdir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {workdir} a jvae results folder?")
+    config = Config.from_json(path.read_text())
+    model = build_model(config)
+    like = jax.eval_shape(lambda: init_state(jax.random.PRNGKey(0), model, make_optimizer(1)))
+    checkpoints = Checkpoints(workdir / "checkpoints")
+    try:
+        params = jax.device_get(checkpoints.restore(like).params)
+    finally:
+        checkpoints.close()
+    return config, model, params
+
+
+def write_table(out: pathlib.Path, header: list[str], rows: list[str]) -> str:
+    """Writes ``header`` and ``rows`` as ``out/table.md``; returns the markdown."""
+    table = "\n".join(header + rows) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(table)
+    return table
+
+
 def train_and_evaluate(
     config: Config,
     workdir: str | pathlib.Path,

@@ -667,25 +667,12 @@ def checkpoint_report(
     standard errors of about 0.5 nats on the mean; the gaps are paired and much tighter).
     """
     from jvae import experiment
-    from jvae.checkpoint import Checkpoints
-    from jvae.config import Config
-    from jvae.train import init_state, make_optimizer
 
     workdir = pathlib.Path(workdir)
-    path = workdir / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {workdir} a jvae results folder?")
-    config = Config.from_json(path.read_text())
+    config, model, params = experiment.load_run(workdir)
     test = experiment.load_data(config, data_dir)["test"]
     if num_examples:
         test = test[:num_examples]
-    model = experiment.build_model(config)
-    like = init_state(jax.random.PRNGKey(0), model, make_optimizer(1))
-    checkpoints = Checkpoints(workdir / "checkpoints")
-    try:
-        params = jax.device_get(checkpoints.restore(like).params)
-    finally:
-        checkpoints.close()
     k_sweep, k_snr = jax.random.split(rng_key)
     sweep = bound_sweep(
         model, params, k_sweep, test, log_grid(max_k), chunk_size, dense_max_k=dense_max_k, log=log

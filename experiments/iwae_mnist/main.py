@@ -77,10 +77,7 @@ def run_table(
         "| layers | k | model | NLL | active units | paper NLL | paper units |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    table = "\n".join(header + rows) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table.md").write_text(table)
-    return table
+    return experiment.write_table(out, header, rows)
 
 
 def main(argv: list[str] | None = None) -> None:
