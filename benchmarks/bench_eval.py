@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import command, machine, write  # noqa: E402
+from common import command, describe, machine, set_precision, write  # noqa: E402
 
 FULL = 10_000
 K = 5000
@@ -55,6 +55,7 @@ def child(images: int, batch: int, chunk: int, mnist: bool) -> dict:
     values = dataset_bound(model, params, jax.random.key(1), data[batch:], K, batch, chunk)
     rest = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stats = jax.devices()[0].memory_stats() or {}
     per_image = rest / max(images - batch, 1)
     return {
         "images": images,
@@ -69,13 +70,15 @@ def child(images: int, batch: int, chunk: int, mnist: bool) -> dict:
         "peak_rss_mib": peak_kib / 1024,
         "baseline_rss_mib": base_kib / 1024,
         "eval_rss_mib": (peak_kib - base_kib) / 1024,
+        "device_peak_mib": stats.get("peak_bytes_in_use", float("nan")) / 2**20,
         "mean_bound": float(np.mean(values)),
         "loadavg": os.getloadavg(),
     }
 
 
-def run_child(images: int, batch: int, chunk: int, mnist: bool) -> dict:
+def run_child(images: int, batch: int, chunk: int, mnist: bool, precision: str) -> dict:
     cmd = [sys.executable, __file__, "--child", f"{images}:{batch}:{chunk}"]
+    cmd += ["--precision", precision]
     if mnist:
         cmd.append("--mnist")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -92,8 +95,16 @@ def main() -> None:
         help="batch:chunk pairs to sweep (the best goes to the final run)",
     )
     parser.add_argument("--mnist", action="store_true", help="real MNIST test images")
+    parser.add_argument(
+        "--precision",
+        choices=("default", "float32", "tf32"),
+        default="default",
+        help="float32 matmul precision (matters on GPUs only)",
+    )
+    parser.add_argument("--name", default="eval_speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    set_precision(args.precision)
     if args.child:
         images, batch, chunk = (int(v) for v in args.child.split(":"))
         print(json.dumps(child(images, batch, chunk, args.mnist)))
@@ -104,14 +115,16 @@ def main() -> None:
     rows = []
     if len(settings) > 1:
         for batch, chunk in settings:
-            r = run_child(max(args.sweep_images, 2 * batch), batch, chunk, args.mnist)
+            r = run_child(
+                max(args.sweep_images, 2 * batch), batch, chunk, args.mnist, args.precision
+            )
             r["stage"] = "sweep"
             rows.append(r)
             print(r, flush=True)
         best = min(rows, key=lambda r: r["s_per_image"])
         settings = [(best["batch"], best["chunk"])]
     batch, chunk = settings[0]
-    final = run_child(args.images, batch, chunk, args.mnist)
+    final = run_child(args.images, batch, chunk, args.mnist, args.precision)
     final["stage"] = "final"
     rows.append(final)
     print(final, flush=True)
@@ -121,7 +134,7 @@ def main() -> None:
         f"# K={K} evaluation speed and memory (`jvae.evaluate.dataset_bound`)",
         "",
         f"Command: `{command()}`  ",
-        f"Machine: {info['nproc']} CPUs, {info['cpu_model']}; jax {info['jax']}; "
+        f"Machine: {describe(info)}; jax {info['jax']}; matmul precision {args.precision}; "
         f"XLA_FLAGS=`{info['XLA_FLAGS']}`  ",
         f"Load average (1/5/15 min) at start {tuple(round(v, 2) for v in info['loadavg_start'])}, "
         f"at end {tuple(round(v, 2) for v in info['loadavg_end'])}.  ",
@@ -129,24 +142,27 @@ def main() -> None:
         "model at its initialisation (the cost does not depend on the weights).",
         "",
         "| stage | images run | batch | chunk K | compile + 1st batch s | s / image | "
-        "10k images s | GFLOP/s (decoder) | eval memory MiB | peak RSS MiB | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "10k images s | GFLOP/s (decoder) | eval memory MiB | peak RSS MiB | "
+        "device peak MiB | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         full = f"{r['full_10k_s']:.0f}" + (" (extrapolated)" if r["extrapolated"] else "")
         md.append(
             f"| {r['stage']} | {r['images']} | {r['batch']} | {r['chunk']} | "
             f"{r['first_batch_s']:.1f} | {r['s_per_image']:.3f} | {full} | {r['gflops']:.1f} | "
-            f"{r['eval_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} | {r['loadavg'][0]:.1f} |"
+            f"{r['eval_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} | {r['device_peak_mib']:.0f} | "
+            f"{r['loadavg'][0]:.1f} |"
         )
     md += [
         "",
         "10k time = compile + first batch + (10,000 - batch) x the per-image time of the other "
         f"batches. The decoder alone costs {DEC_FLOP_PER_SAMPLE * K * FULL / 1e12:.1f} TFLOP "
-        "for 10k images. Eval memory = RSS high-water mark minus the mark before evaluating.",
+        "for 10k images. Eval memory = RSS high-water mark minus the mark before evaluating; "
+        "device peak = the accelerator's peak bytes in use (`memory_stats`; none on CPU).",
         "",
     ]
-    write("eval_speed", {"machine": info, "command": command(), "rows": rows}, "\n".join(md))
+    write(args.name, {"machine": info, "command": command(), "rows": rows}, "\n".join(md))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ def machine() -> dict:
     """nproc, CPU model, library versions, XLA_FLAGS and the load average now."""
     import jax
 
+    device = jax.devices()[0]
     info = {
+        "backend": device.platform,
+        "device": device.device_kind,
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
@@ -44,6 +47,31 @@ def machine() -> dict:
     except ImportError:
         info["torch"] = None
     return info
+
+
+def describe(info: dict) -> str:
+    """One line naming the machine: the accelerator if any, else the CPU count and model."""
+    if info["backend"] != "cpu":
+        return f"{info['device']} ({info['backend']}), host {info['nproc']} CPUs"
+    return f"{info['nproc']} CPUs, {info['cpu_model']}"
+
+
+def set_precision(precision: str) -> None:
+    """float32 matmuls in full precision (``float32``) or TensorFloat-32 (``tf32``), for jax
+    and torch alike; ``default`` leaves each library's own default."""
+    import jax
+
+    if precision == "default":
+        return
+    jax.config.update(
+        "jax_default_matmul_precision", "highest" if precision == "float32" else "tensorfloat32"
+    )
+    try:
+        import torch
+
+        torch.set_float32_matmul_precision("highest" if precision == "float32" else "high")
+    except ImportError:
+        pass
 
 
 def cpu_seconds() -> float:

@@ -55,7 +55,7 @@ class IWAE(nn.Module):
         b = x.shape[0]
         h = self.enc(x)
         mu, log_scale = self.mean(h), self.log_scale(h)
-        eps = torch.randn(k, b, self.latent)
+        eps = torch.randn(k, b, self.latent, device=x.device)
         z = mu + torch.exp(log_scale) * eps  # [K, B, d]
         logits = self.dec(z.reshape(k * b, self.latent))  # [K*B, D]
         log_px = -F.binary_cross_entropy_with_logits(logits, x.repeat(k, 1), reduction="none").sum(
@@ -69,7 +69,7 @@ class IWAE(nn.Module):
 
 
 def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:
-    """Adam eps 1e-4: fused kernel if this build has it on CPU, else foreach."""
+    """Adam eps 1e-4: fused kernel if this build has it on the model's device, else foreach."""
     try:
         return torch.optim.Adam(
             model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-4, fused=True
@@ -94,11 +94,11 @@ def make_step(model: IWAE, opt: torch.optim.Optimizer, k: int):
     return step
 
 
-def setup(k: int, threads: int = 2, seed: int = 0):
-    """``(step, model)`` for K samples, with ``threads`` intra-op threads."""
+def setup(k: int, threads: int = 2, seed: int = 0, device: str = "cpu"):
+    """``(step, model)`` for K samples, with ``threads`` intra-op threads, on ``device``."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    model = IWAE()
+    model = IWAE().to(device)
     return make_step(model, make_optimizer(model), k), model
 
 
@@ -119,9 +119,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
-    step, _ = setup(args.k, args.threads)
-    data = torch.rand(60 * args.batch, 784)
+    step, _ = setup(args.k, args.threads, device=args.device)
+    data = torch.rand(60 * args.batch, 784, device=args.device)
     run_steps(step, data, args.batch, 5)  # warm-up
     dt = run_steps(step, data, args.batch, args.steps)
     print(f"torch {torch.__version__} K={args.k} B={args.batch}: {args.steps / dt:.1f} steps/s")

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jvae import compiler
 from jvae.models import Model
 
 
@@ -64,7 +65,7 @@ def make_bound_evaluator(
 ) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
     """Jitted ``(params, rng_key, x[B, D]) -> L_K [B]`` with K streamed in chunks."""
 
-    @jax.jit
+    @compiler.jit
     def evaluate(params: Any, rng_key: jax.Array, x: jax.Array) -> jax.Array:
         def log_w_fn(key: jax.Array, n: int) -> jax.Array:
             return model.log_weights(params, key, x, n).total
@@ -142,7 +143,7 @@ def active_units(
     Returns:
       one dict per layer: ``{'active': int, 'variances': [D_l] numpy array}``.
     """
-    means_fn = jax.jit(lambda p, k, x: model.posterior_means(p, k, x, num_samples))
+    means_fn = compiler.jit(lambda p, k, x: model.posterior_means(p, k, x, num_samples))
     data = np.asarray(data)
     chunks: list[list[np.ndarray]] = [[] for _ in model.latent_sizes]
     for j, start in enumerate(range(0, data.shape[0], batch_size)):

@@ -36,7 +36,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jvae import evaluate
+from jvae import compiler, evaluate
 from jvae.models import Model
 
 DATA = "data"
@@ -102,10 +102,11 @@ def constrain_batch(mesh: Mesh) -> Callable[[jax.Array], jax.Array]:
 
 
 def jit_epoch(epoch: Callable, mesh: Mesh, donate: bool = True) -> Callable:
-    """``jax.jit`` of ``epoch(rng_key, state, data)`` with everything replicated (the batch
-    constraint lives inside the epoch, see :func:`constrain_batch`); donates the state."""
+    """``epoch(rng_key, state, data)`` jitted (with :mod:`jvae.compiler`'s options) with
+    everything replicated (the batch constraint lives inside the epoch, see
+    :func:`constrain_batch`); donates the state."""
     rep = replicated(mesh)
-    return jax.jit(
+    return compiler.jit(
         epoch, in_shardings=rep, out_shardings=rep, donate_argnums=(1,) if donate else ()
     )
 
@@ -141,7 +142,7 @@ def make_sharded_bound_evaluator(
         return jnp.where(total > 0, log_total + m_safe, -jnp.inf) - jnp.log(shards)
 
     mapped = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P(DATA)), out_specs=P(DATA))
-    return jax.jit(mapped)
+    return compiler.jit(mapped)
 
 
 def sharded_dataset_bound(

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jvae import bounds, evaluate, figures, linear_gaussian
+from jvae import bounds, compiler, evaluate, figures, linear_gaussian
 from jvae.estimators import Bound, gradient_snr, make_objective, summarize_snr
 from jvae.models import Model
 
@@ -273,7 +273,7 @@ def _dense_stats(
 ) -> Callable[[jax.Array, jax.Array], dict[str, jax.Array]]:
     """Jitted ``(key, x) -> {'iwae_K', 'ess_K' for K in ks[, 'jvi1', 'jvi2']}``, each ``[B]``."""
 
-    @jax.jit
+    @compiler.jit
     def fn(key: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
         log_w = _draw_log_weights(model, params, key, x, ks[-1], chunk_size)
         b = x.shape[0]
@@ -333,7 +333,7 @@ def snr_sweep(
         def log_weights_fn(p, key, xb, stop_q=False, k=k):
             return model.log_weights(p, key, xb, k, stop_q=stop_q)
 
-        @jax.jit
+        @compiler.jit
         def summaries(p: Any, key: jax.Array, xb: jax.Array, log_weights_fn=log_weights_fn):
             return {
                 est: summarize_snr(
@@ -592,7 +592,7 @@ def linear_gaussian_data(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""``x ~ p(x)`` ``[N, D]`` and the exact :math:`\log p(x)` ``[N]`` (one jitted call)."""
 
-    @jax.jit
+    @compiler.jit
     def draw(key: jax.Array, p: dict) -> tuple[jax.Array, jax.Array]:
         x = linear_gaussian.sample_data(key, p, num_examples)
         return x, linear_gaussian.exact_log_marginal(p, x)
