@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import command, describe, machine, set_precision, write  # noqa: E402
+from common import add_precision_argument, command, describe, machine, set_precision, write  # noqa: E402
 
 FULL = 10_000
 K = 5000
@@ -95,12 +95,7 @@ def main() -> None:
         help="batch:chunk pairs to sweep (the best goes to the final run)",
     )
     parser.add_argument("--mnist", action="store_true", help="real MNIST test images")
-    parser.add_argument(
-        "--precision",
-        choices=("default", "float32", "tf32"),
-        default="default",
-        help="float32 matmul precision (matters on GPUs only)",
-    )
+    add_precision_argument(parser)
     parser.add_argument("--name", default="eval_speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

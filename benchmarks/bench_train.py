@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import command, describe, machine, set_precision, timed, write  # noqa: E402
+from common import add_precision_argument, command, describe, machine, set_precision, timed, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
 from jvae.models import iwae_mlp  # noqa: E402
@@ -133,12 +133,7 @@ def main() -> None:
     parser.add_argument("--torch-threads", default="2,1", help="comma-separated thread counts")
     parser.add_argument("--torch-device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument(
-        "--precision",
-        choices=("default", "float32", "tf32"),
-        default="default",
-        help="float32 matmul precision for jax and torch (matters on GPUs only)",
-    )
+    add_precision_argument(parser)
     parser.add_argument("--peak-n", type=int, default=2048, help="size of the peak matmul")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply steps per call")
     parser.add_argument("--name", default="train_speed")

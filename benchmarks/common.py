@@ -56,6 +56,19 @@ def describe(info: dict) -> str:
     return f"{info['nproc']} CPUs, {info['cpu_model']}"
 
 
+PRECISIONS = ("default", "float32", "tf32")
+
+
+def add_precision_argument(parser) -> None:
+    """``--precision``: the float32 matmul precision given to :func:`set_precision`."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="default",
+        help="float32 matmul precision for jax and torch (matters on GPUs only)",
+    )
+
+
 def set_precision(precision: str) -> None:
     """float32 matmuls in full precision (``float32``) or TensorFloat-32 (``tf32``), for jax
     and torch alike; ``default`` leaves each library's own default."""
