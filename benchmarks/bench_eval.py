@@ -1,4 +1,4 @@
-"""K=5000 evaluation speed and memory: ``jvae.evaluate.dataset_bound`` with K streamed in
+"""K=5000 evaluation speed and memory: ``jvae.diagnostics.nll.dataset_bound`` with K streamed in
 chunks, for several (batch size, chunk size) settings.
 
 Each setting runs in a fresh subprocess, so the RSS high-water mark (``ru_maxrss``) is its own;
@@ -35,7 +35,7 @@ def child(images: int, batch: int, chunk: int, mnist: bool) -> dict:
     import jax
     import numpy as np
 
-    from jvae.evaluate import dataset_bound
+    from jvae.diagnostics.nll import dataset_bound
     from jvae.models import iwae_mlp
 
     model = iwae_mlp(1)
@@ -126,7 +126,7 @@ def main() -> None:
     info["loadavg_end"] = os.getloadavg()
 
     md = [
-        f"# K={K} evaluation speed and memory (`jvae.evaluate.dataset_bound`)",
+        f"# K={K} evaluation speed and memory (`jvae.diagnostics.nll.dataset_bound`)",
         "",
         f"Command: `{command()}`  ",
         f"Machine: {describe(info)}; jax {info['jax']}; matmul precision {args.precision}; "

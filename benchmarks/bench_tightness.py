@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, command, machine  # noqa: E402
 
-from jvae import tightness  # noqa: E402
+from jvae.diagnostics import tightness  # noqa: E402
 
 
 def _footer(wall: float, cpu: float, info: dict) -> str:

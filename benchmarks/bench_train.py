@@ -27,7 +27,7 @@ from common import add_precision_argument, command, describe, machine, set_preci
 
 from jvae import compiler  # noqa: E402
 from jvae.models import iwae_mlp  # noqa: E402
-from jvae.train import init_state, make_epoch, make_optimizer, make_train_step  # noqa: E402
+from jvae.training.train import init_state, make_epoch, make_optimizer, make_train_step  # noqa: E402
 
 # Steps per timed call: about a second of work each on a lightly loaded 2-core machine.
 STEPS = {1: 200, 5: 60, 50: 8}

@@ -2,7 +2,7 @@
 
 Three workloads, each compiled both ways in one process and timed interleaved: the three
 decoder-shaped matrix products of a K=50 step alone, a scanned K=50 training epoch, and one
-K=5000 evaluation batch (``jvae.evaluate.make_bound_evaluator``).
+K=5000 evaluation batch (``jvae.diagnostics.nll.make_bound_evaluator``).
 
     python benchmarks/bench_xla_options.py
 """
@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import command, describe, machine, timed, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
-from jvae.evaluate import make_bound_evaluator  # noqa: E402
+from jvae.diagnostics.nll import make_bound_evaluator  # noqa: E402
 from jvae.models import iwae_mlp  # noqa: E402
-from jvae.train import init_state, make_epoch, make_optimizer, make_train_step  # noqa: E402
+from jvae.training.train import init_state, make_epoch, make_optimizer, make_train_step  # noqa: E402
 
 OPTIONS = {"jvae options": compiler.CPU_OPTIONS, "XLA defaults": {}}
 

@@ -9,7 +9,8 @@ Same network and loss as ``jvae.models.iwae_mlp(1)`` with ``jvae.bounds.iwae``:
 - :math:`\\log w = \\log p(x|z) + \\log p(z) - \\log q(z|x)`, loss
   :math:`-\\frac1B \\sum_b \\log \\frac1K \\sum_k w_{kb}`;
 - Adam (lr 1e-3, betas 0.9/0.999, eps 1e-4), fused where the build supports it;
-- dynamic binarisation of each batch (``torch.bernoulli``), as ``jvae.train.make_train_step``.
+- dynamic binarisation of each batch (``torch.bernoulli``), as
+  ``jvae.training.train.make_train_step``.
 
 Careful choices: ``(z - mu) / sigma`` is ``eps`` exactly, so ``log q`` uses ``eps`` (same value
 and same reparameterised gradient); the Bernoulli term is ``-BCEWithLogits`` (one fused kernel);

@@ -1,27 +1,85 @@
-"""jvae: variational autoencoders and importance-weighted bounds as pure JAX functions."""
+"""jvae: variational autoencoders and importance-weighted bounds as pure JAX functions.
 
-from jvae.bounds import LogWeights, effective_sample_size, elbo, iwae, normalized_weights
-from jvae.estimators import dreg_weights, make_objective
-from jvae.models import Model, iwae_mlp, layered_vae
+The public face: bounds of log-weights, gradient estimators, models assembled from parts
+(posteriors, priors, likelihoods, hierarchies), training and evaluation. Subpackages:
+``jvae.components``, ``jvae.models``, ``jvae.nn``, ``jvae.diagnostics``, ``jvae.data``,
+``jvae.training``, ``jvae.run``, ``jvae.reports``, ``jvae.cli``.
+"""
+
+from jvae.bounds import (
+    LogWeights,
+    ciwae,
+    effective_sample_size,
+    elbo,
+    iwae,
+    jackknife,
+    miwae,
+    normalized_weights,
+    piwae,
+    renyi,
+)
+from jvae.components import (
+    Bernoulli,
+    GaussianConditional,
+    GaussianMixture,
+    GaussianPosterior,
+    StandardNormal,
+    VampPrior,
+)
+from jvae.diagnostics.active_units import active_units
+from jvae.diagnostics.nll import dataset_bound, streamed_iwae
+from jvae.estimators import dreg_weights, make_objective, tempered_log_weights
+from jvae.models import (
+    PRIOR_ENCODER,
+    Latent,
+    Model,
+    ModelParts,
+    assemble,
+    chain_vae,
+    iwae_mlp,
+    tomczak_welling_hvae,
+)
 from jvae.numerics import log_mean_exp
-from jvae.train import TrainState, init_state, make_epoch, make_optimizer, make_train_step
+from jvae.objectives import linear_kl_warmup
+from jvae.training import TrainState, init_state, make_epoch, make_optimizer, make_train_step
 
 __all__ = [
+    "PRIOR_ENCODER",
+    "Bernoulli",
+    "GaussianConditional",
+    "GaussianMixture",
+    "GaussianPosterior",
+    "Latent",
     "LogWeights",
     "Model",
+    "ModelParts",
+    "StandardNormal",
     "TrainState",
+    "VampPrior",
+    "active_units",
+    "assemble",
+    "chain_vae",
+    "ciwae",
+    "dataset_bound",
     "dreg_weights",
     "effective_sample_size",
     "elbo",
     "init_state",
     "iwae",
     "iwae_mlp",
-    "layered_vae",
+    "jackknife",
+    "linear_kl_warmup",
     "log_mean_exp",
     "make_epoch",
     "make_objective",
     "make_optimizer",
     "make_train_step",
+    "miwae",
     "normalized_weights",
+    "piwae",
+    "renyi",
+    "streamed_iwae",
+    "tempered_log_weights",
+    "tomczak_welling_hvae",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -18,6 +18,18 @@ A bound is a function ``log_w[K, B] -> [B]``. With :math:`\\ell_k = \\log w_k` a
 The decoder and prior always get :math:`\\sum_k g_k \\nabla_\\theta \\ell_k`, which is unbiased.
 PIWAE-style objectives give the encoder its own bound (``encoder_bound``).
 
+A prior that reads the encoder (the VampPrior, :math:`p(z) = \\frac1C \\sum_c q_\\phi(z|u_c)`)
+uses :math:`\\phi` outside the posterior: that use is part of the generative model and gets
+the plain gradient :math:`\\sum_k g_k \\partial \\ell_k / \\partial \\phi|_{\\text{prior}}`;
+only the posterior's use of :math:`\\phi` follows the estimator. When the two cotangents differ
+the objective passes the prior a separate copy of the encoder params
+(:data:`jvae.models.model.PRIOR_ENCODER`) and adds its gradient to the encoder's.
+
+KL weighting (warm-up, Sonderby et al. 2016): with ``kl_weight`` :math:`\\beta` the bound is
+taken of the tempered log-weights :math:`\\ell_k = \\log p(x|z_k) + \\beta (\\log p(z_k) -
+\\log q(z_k|x))`. The score term then carries a factor :math:`\\beta`, and DReG's cotangent
+becomes :math:`g_k - \\beta\\, \\partial g_k / \\partial \\ell_k = (1 - \\beta) g_k + \\beta c_k`.
+
 Implementation: one forward pass (``jax.vjp`` of the log-weights with respect to all params),
 then one pullback, or two when the encoder's cotangent differs from the decoder's.
 """
@@ -42,6 +54,7 @@ from jvae.bounds import (
     normalized_weights,
     renyi,
 )
+from jvae.models.model import PRIOR_ENCODER
 from jvae.numerics import log_sum_exp
 
 Bound = Callable[[jax.Array], jax.Array]
@@ -153,12 +166,20 @@ def _safe_lse(x: jax.Array, axis: int) -> jax.Array:
     return jnp.where(lse == -jnp.inf, 0.0, lse)
 
 
+def tempered_log_weights(terms: LogWeights, kl_weight: float | jax.Array | None) -> jax.Array:
+    r""":math:`\log p(x|z) + \beta (\log p(z) - \log q(z|x))`, ``[K, B]``; ``None`` is the
+    untempered :attr:`LogWeights.total`."""
+    if kl_weight is None:
+        return terms.total
+    return terms.log_likelihood + kl_weight * (terms.log_prior - terms.log_posterior)
+
+
 def make_objective(
     log_weights_fn: LogWeightsFn,
     bound: Bound = iwae,
     estimator: str = "reparam",
     encoder_bound: Bound | None = None,
-) -> Callable[[Any, jax.Array, jax.Array], tuple[LossInfo, Any]]:
+) -> Callable[..., tuple[LossInfo, Any]]:
     """Binds a model, a bound and a gradient estimator into ``value_and_grad``.
 
     Args:
@@ -170,37 +191,45 @@ def make_objective(
         ``bound``.
 
     Returns:
-      ``value_and_grad(params, rng_key, x) -> (LossInfo, grads)`` where ``grads`` is the
-      gradient of the loss (to minimise) with the estimator's encoder part.
+      ``value_and_grad(params, rng_key, x, kl_weight=None) -> (LossInfo, grads)`` where
+      ``grads`` is the gradient of the loss (to minimise) with the estimator's encoder part,
+      and ``kl_weight`` (a scalar, e.g. a warm-up schedule's value) tempers the log-weights.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}.")
     same = encoder_bound is None or encoder_bound is bound
     encoder_bound = bound if encoder_bound is None else encoder_bound
     stop_q = estimator != "reparam"
+    two_pullbacks = not same or estimator == "dreg"
 
-    def value_and_grad(params: Any, rng_key: jax.Array, x: jax.Array) -> tuple[LossInfo, Any]:
+    def value_and_grad(
+        params: Any, rng_key: jax.Array, x: jax.Array, kl_weight: float | jax.Array | None = None
+    ) -> tuple[LossInfo, Any]:
         if not isinstance(params, dict) or "encoder" not in params:
             raise ValueError("params must be a dict with an 'encoder' entry (and 'decoder').")
 
         def forward(p: Any) -> tuple[jax.Array, LogWeights]:
             terms = log_weights_fn(p, rng_key, x, stop_q=stop_q)
-            return terms.total, terms
+            return tempered_log_weights(terms, kl_weight), terms
 
-        log_w, pullback, terms = jax.vjp(forward, params, has_aux=True)
+        # With two cotangents the prior's use of the encoder gets its own copy of the params,
+        # so that it follows the plain gradient g (see the module docstring).
+        inputs = {**params, PRIOR_ENCODER: params["encoder"]} if two_pullbacks else params
+        log_w, pullback, terms = jax.vjp(forward, inputs, has_aux=True)
         batch = log_w.shape[1]
         value, g = jax.value_and_grad(lambda lw: jnp.sum(bound(lw)))(log_w)
         per_example = bound(jax.lax.stop_gradient(log_w))
-        if same and estimator != "dreg":
-            (grads,) = pullback(-g / batch)
-        else:
+        (grads,) = pullback(-g / batch)
+        if two_pullbacks:
             if estimator == "dreg":
                 c = dreg_weights(encoder_bound, log_w)
+                if kl_weight is not None:
+                    c = (1.0 - kl_weight) * bound_gradient(encoder_bound, log_w) + kl_weight * c
             else:
                 c = bound_gradient(encoder_bound, log_w)
-            (grads,) = pullback(-g / batch)
             (enc_grads,) = pullback(-c / batch)
-            grads = {**grads, "encoder": enc_grads["encoder"]}
+            prior_path = grads.pop(PRIOR_ENCODER)
+            grads["encoder"] = jax.tree.map(jnp.add, enc_grads["encoder"], prior_path)
         loss = -value / batch
         return LossInfo(loss, per_example, terms), grads
 

@@ -63,7 +63,7 @@ def random_arrays(n: int = 240, seed: int = 0) -> dict[str, np.ndarray]:
 
 def config(epochs: int = 2, **overrides):
     """A small IWAE(k=2) run at batch 24."""
-    from jvae.config import Config
+    from jvae.run.config import Config
 
     return Config.from_preset("smoke", k=2, batch_size=24, epochs=epochs, nll_k=4, **overrides)
 
@@ -90,8 +90,10 @@ def sharding(out: str) -> None:
     import jax
     import jax.numpy as jnp
 
-    from jvae import evaluate, linear_gaussian, parallel
-    from jvae.train import init_state, make_epoch, make_optimizer, make_train_step
+    from jvae.diagnostics import nll as evaluate
+    from jvae.models import linear_gaussian
+    from jvae.training import parallel
+    from jvae.training.train import init_state, make_epoch, make_optimizer, make_train_step
 
     assert jax.device_count() == 8, jax.devices()
     result: dict = {}
@@ -158,7 +160,7 @@ def sharding(out: str) -> None:
     result["exact_sharded_err"] = float(
         np.max(
             np.abs(
-                parallel.sharded_dataset_bound(model, exact, *args, parallel.eval_mesh(4), 16, 8)
+                evaluate.sharded_dataset_bound(model, exact, *args, parallel.eval_mesh(4), 16, 8)
                 - log_px
             )
         )
@@ -167,7 +169,7 @@ def sharding(out: str) -> None:
     # per-example differences are independent with mean zero.
     worse = {**exact, "encoder": {**exact["encoder"], "c": exact["encoder"]["c"] + 0.7}}
     plain = evaluate.dataset_bound(model, worse, jax.random.PRNGKey(6), x, 256, 16, 64)
-    sharded = parallel.sharded_dataset_bound(
+    sharded = evaluate.sharded_dataset_bound(
         model, worse, jax.random.PRNGKey(7), x, 256, parallel.eval_mesh(4), 16, 32
     )
     result["worse_mean_diff"] = float(np.mean(plain - sharded))
@@ -191,10 +193,10 @@ def train(
 
     if int(num_processes) > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        from jvae import parallel
+        from jvae.training import parallel
 
         parallel.initialize(f"127.0.0.1:{port}", int(num_processes), int(process_id))
-    from jvae import experiment
+    from jvae.run import experiment
 
     resume = (pathlib.Path(workdir) / "checkpoints").is_dir()
     _, state = experiment.train(

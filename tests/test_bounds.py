@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from jvae import bounds, linear_gaussian
+from jvae import bounds
+from jvae.models import linear_gaussian
 from jvae.numerics import log_mean_exp
 
 KEY = jax.random.PRNGKey(0)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from jvae import compiler
-from jvae.evaluate import streamed_iwae
+from jvae.diagnostics.nll import streamed_iwae
 from jvae.models import iwae_mlp
-from jvae.train import init_state, make_epoch, make_optimizer, make_train_step
+from jvae.training.train import init_state, make_epoch, make_optimizer, make_train_step
 
 pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU options")
 

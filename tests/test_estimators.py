@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jvae import bounds, estimators, linear_gaussian
+from jvae import bounds, estimators
+from jvae.models import linear_gaussian
 
 KEY = jax.random.PRNGKey(0)
 MODEL = linear_gaussian.model(data_dim=5, latent=2, noise=0.5)

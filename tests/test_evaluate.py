@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jvae import linear_gaussian
-from jvae.evaluate import active_units, dataset_bound, streamed_iwae
+from jvae.diagnostics.active_units import active_units
+from jvae.diagnostics.nll import dataset_bound, streamed_iwae
+from jvae.models import linear_gaussian
 from jvae.numerics import log_mean_exp
 
 

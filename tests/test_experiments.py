@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from jvae import experiment
+from jvae.run import experiment
 
 ROOT = pathlib.Path(__file__).parents[1]
 

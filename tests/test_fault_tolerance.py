@@ -19,10 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jvae import cli, experiment, linear_gaussian
-from jvae.checkpoint import Checkpoints
-from jvae.models import Model, iwae_mlp
-from jvae.train import TrainState, init_state, make_optimizer, make_train_step
+from jvae import cli
+from jvae.models import Model, iwae_mlp, linear_gaussian
+from jvae.run import experiment
+from jvae.training.checkpoint import Checkpoints
+from jvae.training.train import TrainState, init_state, make_optimizer, make_train_step
 
 
 def assert_trees_equal(a, b) -> None:
@@ -132,7 +133,9 @@ def poisoned(model: Model) -> Model:
 def test_too_many_nonfinite_steps_stop_with_last_good_checkpoint(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(experiment, "build_model", lambda config: poisoned(iwae_mlp(1)))
+    monkeypatch.setattr(
+        experiment, "build_model", lambda config, train_images=None: poisoned(iwae_mlp(1))
+    )
     arrays = _workers.random_arrays()
     arrays["train"][7] = 1.0  # binarises to all ones: exactly one bad step per epoch
     config = _workers.config(epochs=3, max_nonfinite=1)

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jvae import bounds, linear_gaussian
+from jvae import bounds
 from jvae.estimators import make_objective
-from jvae.models import iwae_mlp
+from jvae.models import iwae_mlp, linear_gaussian
 
 
 @pytest.mark.parametrize("layers,latents", [(1, (50,)), (2, (100, 50))])

@@ -11,8 +11,10 @@ import jax
 import numpy as np
 import pytest
 
-from jvae import tightness
-from jvae.evaluate import dataset_bound
+from jvae.cli import tightness as tightness_cli
+from jvae.diagnostics import tightness
+from jvae.diagnostics.nll import dataset_bound
+from jvae.reports import tightness as tightness_report
 
 KS = (1, 2, 5, 10, 20, 50, 100, 200, 400)
 
@@ -43,7 +45,7 @@ def lg_sweep(tmp_path_factory):
         num_draws=64,
     )
     outdir = tmp_path_factory.mktemp("tightness")
-    paths = tightness.write_report({"title": "test", "sweep": sweep, "snr": snr}, outdir)
+    paths = tightness_report.write_report({"title": "test", "sweep": sweep, "snr": snr}, outdir)
     return dict(model=model, params=params, x=x, sweep=sweep, snr=snr, paths=paths)
 
 
@@ -132,7 +134,7 @@ def test_grids():
 
 def test_cli_linear_gaussian(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    tightness.add_parser(parser.add_subparsers(dest="command"))
+    tightness_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
         [
             "tightness",
@@ -150,7 +152,7 @@ def test_cli_linear_gaussian(tmp_path, capsys):
             str(tmp_path / "lg"),
         ]
     )
-    assert tightness.run(args) == 0
+    assert tightness_cli.run(args) == 0
     assert "report in" in capsys.readouterr().out
     for name in ("tightness.md", "tightness.json", "bound_vs_k.png"):
         assert (tmp_path / "lg" / name).exists()
@@ -160,9 +162,9 @@ def test_cli_linear_gaussian(tmp_path, capsys):
 
 def test_cli_errors(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    tightness.add_parser(parser.add_subparsers(dest="command"))
-    assert tightness.run(parser.parse_args(["tightness"])) == 2
+    tightness_cli.add_parser(parser.add_subparsers(dest="command"))
+    assert tightness_cli.run(parser.parse_args(["tightness"])) == 2
     assert "--linear-gaussian" in capsys.readouterr().err
     missing = parser.parse_args(["tightness", "--workdir", str(tmp_path / "nope")])
-    assert tightness.run(missing) == 2
+    assert tightness_cli.run(missing) == 2
     assert "config.json" in capsys.readouterr().err

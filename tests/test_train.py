@@ -8,10 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jvae import experiment
-from jvae.config import Config
 from jvae.models import iwae_mlp
-from jvae.train import init_state, make_epoch, make_optimizer, make_train_step, paper_schedule
+from jvae.run import experiment
+from jvae.run.config import Config
+from jvae.training.train import (
+    init_state,
+    make_epoch,
+    make_optimizer,
+    make_train_step,
+    paper_schedule,
+)
 
 
 def test_paper_schedule_stages():
@@ -106,7 +112,7 @@ def test_smoke_training_on_real_mnist_lowers_the_loss(tmp_path, mnist_slice):
         config, tmp_path, model, state.params, mnist_slice["test"], ks=(1, 5), progress=False
     )
     untrained = model.init(jax.random.PRNGKey(config.seed))
-    from jvae.evaluate import dataset_bound
+    from jvae.diagnostics.nll import dataset_bound
 
     before = dataset_bound(model, untrained, jax.random.PRNGKey(0), mnist_slice["test"], 20)
     assert result["nll"] < -np.mean(before) - 100.0

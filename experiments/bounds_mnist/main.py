@@ -15,8 +15,8 @@ import argparse
 import json
 import pathlib
 
-from jvae import experiment
-from jvae.config import Config
+from jvae.run import experiment
+from jvae.run.config import Config
 
 # name -> config overrides
 OBJECTIVES = {

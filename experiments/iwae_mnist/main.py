@@ -14,8 +14,8 @@ import argparse
 import json
 import pathlib
 
-from jvae import experiment
-from jvae.config import Config
+from jvae.run import experiment
+from jvae.run.config import Config
 
 # Burda et al. 2015, table 1 (MNIST): NLL and active units, keyed by (layers, k, model).
 PAPER = {

@@ -1,10 +1,10 @@
 """Training: ``step(rng_key, state, batch) -> (state, metrics)`` and a scanned epoch.
 
-Fixed choices (model, bound, estimator, K, optimiser) are bound by closure, so the step jits
-without static arguments. One epoch is one jitted ``lax.scan`` over minibatches of a dataset
-that stays on device; each step's key is ``fold_in(key, step)`` and each epoch's permutation
-``fold_in(key, -1 - epoch)``, so a run resumed from a checkpoint repeats the same stream and
-ends with the same parameters as an uninterrupted one.
+Fixed choices (model, bound, estimator, K, optimiser, KL-weight schedule) are bound by
+closure, so the step jits without static arguments. One epoch is one jitted ``lax.scan`` over
+minibatches of a dataset that stays on device; each step's key is ``fold_in(key, step)`` and
+each epoch's permutation ``fold_in(key, -1 - epoch)``, so a run resumed from a checkpoint
+repeats the same stream and ends with the same parameters as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import numpy as np
 import optax
 
 from jvae import bounds
-from jvae.config import Config
 from jvae.estimators import make_objective
-from jvae.models import Model
+from jvae.models.model import Model
 
 PAPER_STAGES = 8
 
@@ -61,27 +60,28 @@ def paper_schedule(steps_per_epoch: int, base_lr: float = 1e-3) -> optax.Schedul
     return schedule
 
 
-def make_optimizer(steps_per_epoch: int, base_lr: float = 1e-3) -> optax.GradientTransformation:
-    """Adam (beta1 0.9, beta2 0.999, eps 1e-4) with :func:`paper_schedule`."""
-    return optax.adam(paper_schedule(steps_per_epoch, base_lr), b1=0.9, b2=0.999, eps=1e-4)
+LR_SCHEDULES = ("paper", "constant")
 
 
-def objective_bounds(config: Config) -> tuple[bounds.Bound, bounds.Bound | None]:
-    """``(bound, encoder_bound)`` for a config's objective (``encoder_bound`` for PIWAE)."""
-    name = config.objective
-    if name == "elbo":
-        return bounds.elbo, None
-    if name == "iwae":
-        return bounds.iwae, None
-    if name == "miwae":
-        return functools.partial(bounds.miwae, num_groups=config.groups), None
-    if name == "ciwae":
-        return functools.partial(bounds.ciwae, beta=config.beta), None
-    if name == "renyi":
-        return functools.partial(bounds.renyi, alpha=config.alpha), None
-    if name == "piwae":
-        return bounds.piwae(config.groups)
-    raise ValueError(f"unknown bound {name!r}.")
+def learning_rate_schedule(
+    steps_per_epoch: int, base_lr: float = 1e-3, name: str = "paper"
+) -> optax.Schedule:
+    """``'paper'``: :func:`paper_schedule`; ``'constant'``: ``base_lr`` throughout (the
+    VampPrior paper's Adam at 5e-4)."""
+    if name == "paper":
+        return paper_schedule(steps_per_epoch, base_lr)
+    if name == "constant":
+        return optax.constant_schedule(base_lr)
+    raise ValueError(f"unknown learning-rate schedule {name!r}; choose one of {LR_SCHEDULES}.")
+
+
+def make_optimizer(
+    steps_per_epoch: int, base_lr: float = 1e-3, schedule: str = "paper", eps: float = 1e-4
+) -> optax.GradientTransformation:
+    """Adam (beta1 0.9, beta2 0.999, ``eps``; the IWAE paper's 1e-4 by default) with the named
+    :func:`learning_rate_schedule`."""
+    lr = learning_rate_schedule(steps_per_epoch, base_lr, schedule)
+    return optax.adam(lr, b1=0.9, b2=0.999, eps=eps)
 
 
 def init_state(
@@ -101,12 +101,15 @@ def make_train_step(
     estimator: str = "reparam",
     encoder_bound: bounds.Bound | None = None,
     binarize: bool = True,
+    kl_schedule: optax.Schedule | None = None,
 ) -> Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]:
     """One optimisation step on a batch ``[B, D]``.
 
     With ``binarize`` the batch holds grey levels in [0, 1] and is binarised with a fresh draw
-    (dynamic binarisation). A step whose loss or gradient is not finite leaves params and
-    optimiser state unchanged and increments ``state.skipped``.
+    (dynamic binarisation). With ``kl_schedule`` the bound is taken of log-weights whose KL
+    part is weighted by ``kl_schedule(state.step)`` (:mod:`jvae.objectives`). A step whose loss
+    or gradient is not finite leaves params and optimiser state unchanged and increments
+    ``state.skipped``.
     """
     value_and_grad = make_objective(
         functools.partial(model.log_weights, num_samples=num_samples),
@@ -118,7 +121,8 @@ def make_train_step(
     def step(rng_key: jax.Array, state: TrainState, batch: jax.Array) -> tuple[TrainState, dict]:
         key_bin, key_z = jax.random.split(rng_key)
         x = jax.random.bernoulli(key_bin, batch).astype(batch.dtype) if binarize else batch
-        info, grads = value_and_grad(state.params, key_z, x)
+        kl_weight = None if kl_schedule is None else kl_schedule(state.step)
+        info, grads = value_and_grad(state.params, key_z, x, kl_weight)
         finite = jnp.isfinite(info.loss) & jnp.all(
             jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
         )
@@ -131,7 +135,10 @@ def make_train_step(
             opt_state=jax.tree.map(keep, opt_state, state.opt_state),
             skipped=state.skipped + (~finite).astype(jnp.int32),
         )
-        return new_state, {"loss": info.loss, "finite": finite}
+        metrics = {"loss": info.loss, "finite": finite}
+        if kl_weight is not None:
+            metrics["kl_weight"] = kl_weight
+        return new_state, metrics
 
     return step
 

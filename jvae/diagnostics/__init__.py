@@ -1,0 +1,1 @@
+"""Diagnostics: test NLL by importance sampling, active units, bound tightness."""

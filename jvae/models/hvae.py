@@ -1,0 +1,54 @@
+r"""The hierarchical VAE of Tomczak & Welling (2018), "VAE with a VampPrior", L = 2.
+
+A ladder whose top latent is inferred from x alone, so a VampPrior can sit on it:
+
+.. math::
+    q(z_2 \mid x)\, q(z_1 \mid x, z_2), \qquad p(z_2)\, p(z_1 \mid z_2)\, p(x \mid z_1, z_2)
+
+Every network is made of gated dense layers of 300 units (:mod:`jvae.nn.gated`), He-initialised,
+with log-variances clipped to [-6, 2]; z1 and z2 have 40 dimensions. As in the authors'
+``HVAE_2level.py``: :math:`q(z_2|x)` and :math:`p(z_1|z_2)` have two gated layers; :math:`q(z_1 |
+x, z_2)` and :math:`p(x | z_1, z_2)` one gated layer per input, concatenated, then one joint
+gated layer.
+"""
+
+from __future__ import annotations
+
+from jvae.components.conditionals import GaussianConditional
+from jvae.components.likelihoods import Bernoulli
+from jvae.components.posteriors import GaussianPosterior
+from jvae.components.priors import Prior, StandardNormal
+from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
+from jvae.nn.gated import GatedBernoulli, GatedGaussian
+
+
+def tomczak_welling_hvae(
+    prior: Prior | None = None,
+    data_dim: int = 784,
+    z1: int = 40,
+    z2: int = 40,
+    hidden: int = 300,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Model:
+    """HVAE (L=2) with ``prior`` over z2 (default standard normal)."""
+    h = hidden
+
+    def gaussian(branches, joint, latent, sizes):
+        return GaussianConditional(GatedGaussian(branches, joint, latent), sizes, latent)
+
+    q_z2 = GaussianPosterior(gaussian(((h, h),), (), z2, (data_dim,)))
+    q_z1 = GaussianPosterior(gaussian(((h,), (h,)), (h,), z1, (data_dim, z2)))
+    p_z1 = gaussian(((h, h),), (), z1, (z2,))
+    p_x = Bernoulli(GatedBernoulli(((h,), (h,)), (h,), data_dim), (z1, z2), data_dim)
+    parts = ModelParts(
+        latents=(
+            Latent("z1", q_z1, (DATA, "z2"), "q_z1", p_z1, ("z2",), "p_z1"),
+            Latent("z2", q_z2, (DATA,), "q_z2"),
+        ),
+        inference_order=("z2", "z1"),
+        prior=prior or StandardNormal(z2),
+        likelihood=p_x,
+        likelihood_parents=("z1", "z2"),
+        likelihood_key="p_x",
+    )
+    return assemble(parts, data_dim, image_shape)

@@ -1,0 +1,98 @@
+"""The IWAE paper's networks (Burda et al. 2015, section 5) as a chain of Gaussian layers.
+
+.. math::
+    q(z_{1:L} \\mid x) = q(z_1 \\mid x) \\prod_{l>1} q(z_l \\mid z_{l-1}), \\qquad
+    p(x, z_{1:L}) = p(x \\mid z_1) \\prod_{l<L} p(z_l \\mid z_{l+1})\\, p(z_L)
+
+Params keep the first wave's names (``encoder/q{l}``, ``decoder/p0`` for the likelihood,
+``decoder/p{l}`` for :math:`p(z_{l-1} \\mid z_l)`), so its checkpoints load unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jvae.components.conditionals import GaussianConditional
+from jvae.components.likelihoods import Bernoulli
+from jvae.components.posteriors import GaussianPosterior
+from jvae.components.priors import Prior, StandardNormal
+from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
+from jvae.nn.mlp import BernoulliMLP, GaussianMLP
+
+
+def chain_vae(
+    data_dim: int,
+    layers: Sequence[tuple[Sequence[int], int]],
+    prior: Prior | None = None,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Model:
+    """A chain of ``L`` diagonal-Gaussian stochastic layers with a Bernoulli likelihood.
+
+    Each ``(hidden, latent)`` in ``layers`` gives the tanh widths and the latent size of one
+    stochastic layer (bottom first); the generative networks mirror them. ``prior`` (default
+    standard normal) is over the top layer.
+    """
+    if not layers:
+        raise ValueError("chain_vae needs at least one stochastic layer.")
+    sizes = [int(latent) for _, latent in layers]
+    inputs = (data_dim, *sizes[:-1])
+    names = [f"z{l + 1}" for l in range(len(layers))]
+    latents = []
+    for l, (hidden, latent) in enumerate(layers):
+        posterior = GaussianPosterior(
+            GaussianConditional(GaussianMLP(tuple(hidden), latent), (inputs[l],), latent)
+        )
+        parent = DATA if l == 0 else names[l - 1]
+        conditional = None
+        if l < len(layers) - 1:
+            hidden_up = tuple(reversed(layers[l + 1][0]))
+            conditional = GaussianConditional(
+                GaussianMLP(hidden_up, latent), (sizes[l + 1],), latent
+            )
+        latents.append(
+            Latent(
+                names[l],
+                posterior,
+                (parent,),
+                f"q{l}",
+                conditional,
+                (names[l + 1],) if conditional else (),
+                f"p{l + 1}" if conditional else "",
+            )
+        )
+    likelihood = Bernoulli(
+        BernoulliMLP(tuple(reversed(layers[0][0])), data_dim), (sizes[0],), data_dim
+    )
+    parts = ModelParts(
+        latents=tuple(latents),
+        inference_order=tuple(names),
+        prior=prior or StandardNormal(sizes[-1]),
+        likelihood=likelihood,
+        likelihood_parents=(names[0],),
+        likelihood_key="p0",
+    )
+    return assemble(parts, data_dim, image_shape)
+
+
+def iwae_mlp(
+    layers: int = 1,
+    data_dim: int = 784,
+    latent_size: int | None = None,
+    prior: Prior | None = None,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Model:
+    """The IWAE paper's networks.
+
+    1 stochastic layer: 784-200-200-50 (tanh), mirrored decoder (``latent_size`` replaces the
+    50, e.g. 2, 10 or 20 for the ELBO-surgery table). 2 stochastic layers: 784-100-100-100 then
+    100-50-50-50, mirrored decoders.
+    """
+    if layers == 1:
+        spec = [((200, 200), latent_size or 50)]
+    elif layers == 2:
+        if latent_size is not None:
+            raise ValueError("--latent-size applies to the 1-layer model only.")
+        spec = [((100, 100), 100), ((50, 50), 50)]
+    else:
+        raise ValueError(f"the IWAE paper's networks have 1 or 2 stochastic layers; got {layers}.")
+    return chain_vae(data_dim, spec, prior, image_shape)

@@ -1,0 +1,1 @@
+"""Reports and figures beside the computation they present."""

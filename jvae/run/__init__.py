@@ -1,0 +1,1 @@
+"""Runs: configuration and presets, training and evaluation into a results folder."""

@@ -1,0 +1,190 @@
+"""Run configuration: presets and one-line validation before anything compiles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from jvae.estimators import ESTIMATORS
+from jvae.models.build import ARCHITECTURES, PRIORS
+from jvae.training.train import LR_SCHEDULES
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # seconds: what the tests and the README's quick job run.
+    "smoke": dict(batch_size=100, epochs=2, train_subset=2000, test_subset=500, nll_k=500),
+    # a full table on 2 CPU cores: 100 passes with the paper's schedule compressed.
+    "cpu": dict(batch_size=100, epochs=100, train_subset=0, test_subset=0, nll_k=5000),
+    # Burda et al. 2015: batch 20, 3^i passes at 1e-3 * 10^(-i/7), i = 0..7 (3,280 passes).
+    "paper": dict(batch_size=20, epochs=3280, train_subset=0, test_subset=0, nll_k=5000),
+}
+# Tomczak & Welling 2018: Adam 5e-4, batch 100, 10k validation images carved from the 60k
+# training images, early stopping after 50 epochs without improvement, KL warm-up over 100
+# epochs (500 steps each), up to 2000 epochs. The cpu preset is a 100-epoch budget.
+ARCHITECTURE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "hvae": {
+        "smoke": dict(
+            learning_rate=5e-4,
+            lr_schedule="constant",
+            adam_eps=1e-8,
+            validation=500,
+            kl_warmup=20,
+        ),
+        "cpu": dict(
+            learning_rate=5e-4,
+            lr_schedule="constant",
+            adam_eps=1e-8,
+            validation=10_000,
+            patience=50,
+            kl_warmup=12_500,
+        ),
+        "paper": dict(
+            batch_size=100,
+            epochs=2000,
+            learning_rate=5e-4,
+            lr_schedule="constant",
+            adam_eps=1e-8,
+            validation=10_000,
+            patience=50,
+            kl_warmup=50_000,
+        ),
+    },
+}
+MODELS = ("vae", "iwae")
+BOUNDS = ("elbo", "iwae", "miwae", "ciwae", "piwae", "renyi")
+DATASETS = ("mnist",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything that defines a training run; ``Config.from_preset`` fills the schedule.
+
+    ``model='vae'`` trains the ELBO averaged over ``k`` samples, ``model='iwae'`` the bound
+    ``L_k``; ``bound`` overrides that choice (``miwae``/``piwae`` use ``groups``, ``ciwae``
+    uses ``beta``, ``renyi`` uses ``alpha``). ``architecture`` is the IWAE paper's chain
+    (``layers`` 1 or 2, ``latent_size`` for 1 layer, 0 = 50) or the VampPrior paper's ``hvae``;
+    ``prior`` is over the top latent (``components`` for mixtures). ``kl_warmup`` raises the
+    KL weight linearly from 0 to 1 over that many steps. ``validation`` images are carved from
+    the end of the training set: the best epoch by validation ELBO is kept, and with
+    ``patience`` > 0 training stops after that many epochs without improvement.
+    ``sample_shards > 1`` splits the ``nll_k`` samples of the test NLL over that many devices
+    (see :mod:`jvae.training.parallel`).
+    """
+
+    model: str = "iwae"
+    k: int = 1
+    layers: int = 1
+    preset: str = "smoke"
+    seed: int = 0
+    bound: str = ""
+    estimator: str = "reparam"
+    groups: int = 1
+    beta: float = 0.5
+    alpha: float = 0.5
+    dataset: str = "mnist"
+    batch_size: int = 100
+    epochs: int = 2
+    learning_rate: float = 1e-3
+    train_subset: int = 0
+    test_subset: int = 0
+    nll_k: int = 5000
+    nll_chunk: int = 100
+    eval_batch: int = 500
+    max_nonfinite: int = 100
+    sample_shards: int = 1
+    architecture: str = "iwae"
+    prior: str = "sg"
+    components: int = 500
+    latent_size: int = 0
+    kl_warmup: int = 0
+    validation: int = 0
+    patience: int = 0
+    lr_schedule: str = "paper"
+    adam_eps: float = 1e-4
+
+    @classmethod
+    def from_preset(cls, preset: str = "smoke", **overrides: Any) -> Config:
+        """The preset's values, then the architecture's (e.g. the HVAE's Adam 5e-4 and
+        validation split), then ``overrides`` that are not ``None``."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        arch = ARCHITECTURE_PRESETS.get(given.get("architecture", "iwae"), {}).get(preset, {})
+        return cls(preset=preset, **{**PRESETS[preset], **arch, **given})
+
+    @property
+    def objective(self) -> str:
+        """The bound trained: ``bound`` if set, else ELBO for ``vae`` and IWAE for ``iwae``."""
+        return self.bound or ("elbo" if self.model == "vae" else "iwae")
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.model in MODELS, f"unknown model {self.model!r}; choose one of {MODELS}"),
+            (self.k >= 1, f"k (samples per example) must be >= 1, got {self.k}"),
+            (self.layers in (1, 2), f"layers must be 1 or 2, got {self.layers}"),
+            (self.objective in BOUNDS, f"unknown bound {self.bound!r}; choose one of {BOUNDS}"),
+            (
+                self.estimator in ESTIMATORS,
+                f"unknown estimator {self.estimator!r}; choose one of {ESTIMATORS}",
+            ),
+            (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose {DATASETS}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (self.nll_k >= 1 and self.nll_chunk >= 1, "nll_k and nll_chunk must be >= 1"),
+            (self.max_nonfinite >= 0, "max_nonfinite must be >= 0"),
+            (
+                self.sample_shards >= 1 and self.nll_k % self.sample_shards == 0,
+                f"sample_shards={self.sample_shards} must be >= 1 and divide nll_k={self.nll_k}",
+            ),
+            (
+                self.objective not in ("miwae", "piwae") or self.k % self.groups == 0,
+                f"k={self.k} must be divisible by groups={self.groups} for {self.objective}",
+            ),
+            (0.0 <= self.beta <= 1.0, f"beta must lie in [0, 1], got {self.beta}"),
+            (
+                self.architecture in ARCHITECTURES,
+                f"unknown architecture {self.architecture!r}; choose one of {ARCHITECTURES}",
+            ),
+            (self.prior in PRIORS, f"unknown prior {self.prior!r}; choose one of {PRIORS}"),
+            (
+                self.components >= 1,
+                f"--components must be >= 1 (mixture components), got {self.components}",
+            ),
+            (
+                not (
+                    self.prior.startswith("vamp")
+                    and self.architecture == "iwae"
+                    and self.layers == 2
+                ),
+                f"--prior {self.prior} mixes posteriors q(z2 | u) of pseudo-inputs, but the IWAE "
+                "chain infers z2 from z1, not x: use --layers 1 or --architecture hvae",
+            ),
+            (self.latent_size >= 0, f"latent_size must be >= 0, got {self.latent_size}"),
+            (
+                not self.latent_size or (self.architecture == "iwae" and self.layers == 1),
+                "--latent-size applies to the 1-layer iwae architecture only",
+            ),
+            (self.kl_warmup >= 0, f"kl_warmup (steps) must be >= 0, got {self.kl_warmup}"),
+            (self.validation >= 0, f"validation must be >= 0, got {self.validation}"),
+            (
+                self.patience >= 0 and (self.patience == 0 or self.validation > 0),
+                "--patience (early stopping) needs --validation > 0 images to watch",
+            ),
+            (
+                self.lr_schedule in LR_SCHEDULES,
+                f"unknown lr_schedule {self.lr_schedule!r}; choose one of {LR_SCHEDULES}",
+            ),
+            (self.adam_eps > 0, f"adam_eps must be > 0, got {self.adam_eps}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message + ".")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        """A saved config; fields added since it was written take their defaults."""
+        return cls(**json.loads(text))
