@@ -134,7 +134,7 @@ def test_grids():
 
 def test_cli_linear_gaussian(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    tightness_cli.add_parser(parser.add_subparsers(dest="command"))
+    tightness_cli.add_parsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
         [
             "tightness",
@@ -162,7 +162,7 @@ def test_cli_linear_gaussian(tmp_path, capsys):
 
 def test_cli_errors(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    tightness_cli.add_parser(parser.add_subparsers(dest="command"))
+    tightness_cli.add_parsers(parser.add_subparsers(dest="command"))
     assert tightness_cli.run(parser.parse_args(["tightness"])) == 2
     assert "--linear-gaussian" in capsys.readouterr().err
     missing = parser.parse_args(["tightness", "--workdir", str(tmp_path / "nope")])

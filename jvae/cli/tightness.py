@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 
+from jvae.cli.common import guarded
 from jvae.diagnostics.tightness import (
     bound_sweep,
     decades,
@@ -66,7 +67,7 @@ def checkpoint_report(
     }
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Adds ``jvae tightness`` to an ``argparse`` sub-parser collection."""
     p = subparsers.add_parser(
         "tightness",
@@ -88,18 +89,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset folder (default: $JVAE_DATA_DIR or ../shared/data)")
     p.add_argument("--out", help="output folder (default: WORKDIR/tightness, or ./tightness-lg)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``jvae tightness``; prints where the report went. Exit status 0, or 2 on errors."""
-    from jvae.data import DataError
 
     def log(line: str) -> None:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    try:
+    def go() -> int:
         if not args.linear_gaussian and not args.workdir:
             raise ValueError(
                 "give --workdir RUN (a `jvae train` results folder) or --linear-gaussian."
@@ -131,14 +132,11 @@ def run(args: argparse.Namespace) -> int:
                 **common,
             )
         paths = write_report(results, out)
-    except (ValueError, DataError, FileNotFoundError) as err:
-        print(f"jvae: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    best = results["sweep"]["best"]
-    print(
-        f"L_{best['k']} = {best['mean']:.3f} ± {best['stderr']:.3f}; report in "
-        f"{paths['md']} ({', '.join(p.name for p in paths.values())})"
-    )
-    return 0
+        best = results["sweep"]["best"]
+        print(
+            f"L_{best['k']} = {best['mean']:.3f} ± {best['stderr']:.3f}; report in "
+            f"{paths['md']} ({', '.join(p.name for p in paths.values())})"
+        )
+        return 0
+
+    return guarded(go)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 from typing import Any
 
+from jvae.cli.common import guarded
 from jvae.run.config import (
     ARCHITECTURES,
     BOUNDS,
@@ -74,11 +75,13 @@ def add_parsers(subparsers: Any) -> None:
     p_train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p_train.add_argument("--skip-eval", action="store_true")
     _add_distributed_flags(p_train)
+    p_train.set_defaults(handler=run)
     p_eval = subparsers.add_parser("evaluate", help="evaluate the checkpoint in a results folder")
     p_eval.add_argument("--workdir", required=True)
     p_eval.add_argument("--data-dir")
     p_eval.add_argument("--nll-k", type=int, help="override the config's K")
     p_eval.add_argument("--no-progress", action="store_true")
+    p_eval.set_defaults(handler=run)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -113,7 +116,23 @@ def config_from_args(args: argparse.Namespace) -> Config:
     )
 
 
-def run(args: argparse.Namespace) -> dict[str, Any] | None:
+def run(args: argparse.Namespace) -> int:
+    """``jvae train`` / ``jvae evaluate``; prints the test NLL; exit status."""
+
+    def go() -> int:
+        result = evaluate_or_train(args)
+        if result is not None:
+            print(
+                f"test NLL (K={result['nll_k']}): {result['nll']:.2f} nats; active units "
+                f"{'+'.join(map(str, result['active_units']))}; results in {args.workdir}/ "
+                "(summary.md, samples.png, reconstructions.png, metrics.jsonl, eval.json)"
+            )
+        return 0
+
+    return guarded(go)
+
+
+def evaluate_or_train(args: argparse.Namespace) -> dict[str, Any] | None:
     """Runs ``train`` or ``evaluate``; returns the evaluation (``None`` with --skip-eval)."""
     from jvae.run import experiment
 
