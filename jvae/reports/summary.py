@@ -5,6 +5,8 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from jvae.data import DATASET_NOTES
+
 
 def write_summary(config: Any, workdir: pathlib.Path, result: dict[str, Any]) -> None:
     """Writes ``workdir/summary.md`` for a :class:`jvae.run.config.Config` and its evaluation."""
@@ -19,6 +21,7 @@ def write_summary(config: Any, workdir: pathlib.Path, result: dict[str, Any]) ->
         + (f", {config.validation} validation images" if config.validation else "")
         + ".",
         "",
+        *([f"Data: {note}", ""] if (note := DATASET_NOTES.get(config.dataset)) else []),
         f"**Test NLL (K={result['nll_k']}): {result['nll']:.2f} nats** over "
         f"{result['test_examples']} test images; active units: "
         f"{' + '.join(str(a) for a in result['active_units'])}.",

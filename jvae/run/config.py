@@ -52,7 +52,7 @@ ARCHITECTURE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 MODELS = ("vae", "iwae")
 BOUNDS = ("elbo", "iwae", "miwae", "ciwae", "piwae", "renyi")
-DATASETS = ("mnist",)
+DATASETS = ("mnist", "omniglot", "dsprites")
 
 
 @dataclasses.dataclass(frozen=True)
