@@ -1,59 +1,18 @@
-"""Shared helpers for the benchmarks: machine description, load average, timing, output."""
+"""Shared helpers for the benchmarks: timing, precision, output; the machine description is
+:mod:`jvae.reports.machine`."""
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from jvae.reports.machine import cpu_model, describe, machine  # noqa: F401 (re-exported)
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine() -> dict:
-    """nproc, CPU model, library versions, XLA_FLAGS and the load average now."""
-    import jax
-
-    device = jax.devices()[0]
-    info = {
-        "backend": device.platform,
-        "device": device.device_kind,
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": getattr(__import__("jaxlib"), "__version__", "?"),
-        "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
-        "loadavg_start": os.getloadavg(),
-    }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:
-        info["torch"] = None
-    return info
-
-
-def describe(info: dict) -> str:
-    """One line naming the machine: the accelerator if any, else the CPU count and model."""
-    if info["backend"] != "cpu":
-        return f"{info['device']} ({info['backend']}), host {info['nproc']} CPUs"
-    return f"{info['nproc']} CPUs, {info['cpu_model']}"
 
 
 PRECISIONS = ("default", "float32", "tf32")

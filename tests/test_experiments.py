@@ -1,7 +1,9 @@
 """The experiment scripts run end to end on the smoke preset (tiny data)."""
 
 import importlib.util
+import json
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from jvae.run import experiment
 
 ROOT = pathlib.Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))  # the `experiments` package
 
 
 def _load(path: str):
@@ -18,24 +21,55 @@ def _load(path: str):
     return module
 
 
-def test_iwae_table_smoke(tmp_path, grey_data, monkeypatch):
+def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch):
+    from experiments.iwae_table import main
+
     arrays = {"train": grey_data[:400], "test": (grey_data[400:460] > 0.5).astype(np.float32)}
     monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
-    table = _load("experiments/iwae_mnist/main.py").run_table(
-        "smoke", tmp_path, ks=[5], layers=[1, 2], models=["iwae"], nll_k=10, epochs=1
-    )
+    spec = main.get_config("smoke")
+    table = main.run_table(spec, root=tmp_path)
     lines = [line for line in table.splitlines() if line.startswith(("| 1 ", "| 2 "))]
-    assert len(lines) == 2  # one row per layer count
-    assert "| 85.54 | 22 |" in lines[0] and "| 83.89 | 21+5 |" in lines[1]  # the paper's cells
-    assert (tmp_path / "table.md").read_text() == table
-    for line in lines:
-        nll = float(line.split("|")[4])
-        assert 0.0 < nll < 800.0
-    assert "+" in lines[-1].split("|")[5]  # two layers report units per layer
-    with pytest.raises(ValueError, match="k"):
-        _load("experiments/iwae_mnist/main.py").run_table(
-            "smoke", tmp_path / "bad", ks=[0], layers=[1], models=["iwae"]
-        )
+    assert len(lines) == 2  # the paper's layout: one line per (layers, k)
+    assert "| 85.54 (22) |" in lines[0] and "| 83.89 (21+5) |" in lines[1]  # the paper's cells
+    results = tmp_path / spec["results"]
+    assert (results / "table.md").read_text() == table
+    assert (results / "nll_vs_k.png").stat().st_size > 0
+    rows = sorted(p.name for p in (results / "rows").iterdir())
+    assert rows == ["mnist_l1_iwae_k5.json", "mnist_l2_iwae_k5.json"]
+    for name in rows:
+        row = json.loads((results / "rows" / name).read_text())
+        assert 0.0 < row["nll"] < 800.0 and row["passes"] == 1 and row["train_seconds"] > 0
+        assert len(row["active_units"]) == row["layers"]
+    # a finished row is read back, never trained again; an interrupted one resumes
+    monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
+    assert main.run_table(spec, root=tmp_path) == table
+    (tmp_path / spec["workdir"] / "mnist_l2_iwae_k5" / "eval.json").unlink()  # killed in eval
+    with pytest.raises(AssertionError, match="mnist_l2_iwae_k5 run again with resume=True"):
+        main.run_table(spec, root=tmp_path)
+
+
+def _must_not_train(config, workdir, data_dir=None, resume=False, progress=True):
+    raise AssertionError(f"{workdir.name} run again with resume={resume}")
+
+
+def test_vampprior_table_smoke(tmp_path, grey_data, monkeypatch):
+    from experiments.vampprior import main
+
+    arrays = {"train": grey_data[:200], "test": grey_data[400:430]}
+    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    spec = main.get_config("smoke")
+    table = main.run_table(spec, root=tmp_path)
+    results = tmp_path / spec["results"]
+    lines = [line for line in table.splitlines() if line.startswith("| hvae")]
+    assert [line.split("|")[1].strip() for line in lines] == list(spec["rows"])
+    assert "| 85.89 |" in lines[0] and "| 85.71 |" in lines[2]  # the paper beside SG, data
+    assert lines[3].split("|")[3].strip() == "IWAE k=5" and "| dreg |" in lines[3]
+    for name in spec["rows"]:
+        row = json.loads((results / "rows" / f"{name}.json").read_text())
+        assert np.isfinite(row["nll"]) and row["passes"] == 1 and row["best_epoch"] == 1
+        assert len(row["active_units"]) == 2
+    assert (results / "figures" / "hvae_vamp_data_pseudo_inputs.png").exists()
+    assert not (results / "figures" / "hvae_sg_pseudo_inputs.png").exists()
 
 
 def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
@@ -48,3 +82,41 @@ def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
     for row in rows:
         nll, neg_elbo = float(row.split("|")[4]), float(row.split("|")[5])
         assert 0.0 < nll <= neg_elbo + 1.0  # NLL estimate (K=8) vs -L_1 on the same model
+
+
+def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):
+    from experiments.elbo_surgery import main
+
+    arrays = {"train": grey_data[:200], "test": (grey_data[400:420] > 0.5).astype(np.float32)}
+    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    spec = main.get_config("smoke")
+    table = main.run_table(spec, root=tmp_path)
+    results = tmp_path / spec["results"]
+    assert (results / "table.md").read_text() == table
+    lines = [line for line in table.splitlines() if line.startswith("| VAE")]
+    assert len(lines) == 2 and "| -129.63 | 7.41 | 7.20 | 0.21 |" in lines[0]  # the paper's
+    for name, analytic in (("vae_2d", True), ("vamp_2d", False)):
+        row = json.loads((results / "rows" / f"{name}.json").read_text())
+        se = row["stderr"]
+        assert row["n"] == 200 and row["analytic_kl"] == analytic and row["nll"] is None
+        assert -4 * se["mutual_info"] < row["mutual_info"] <= row["log_n"] + 1e-6
+        assert row["elbo"] == pytest.approx(row["reconstruction"] - row["avg_kl"], abs=1e-6)
+        assert abs(row["identity_gap"]) < 4 * se["identity_gap"] + 1e-5
+    for png in ("posterior_qew.png", "posterior_qew_toy.png"):
+        assert (results / png).stat().st_size > 1000
+    assert not list(results.rglob("checkpoints"))  # checkpoints live under the workdir only
+    # Finished rows are read back; a row reusing a finished run trains nothing.
+    vae_2d = tmp_path / spec["workdir"] / "vae_2d"
+    (vae_2d / "eval.json").write_text(json.dumps({"nll": 123.0}))
+    spec["rows"]["reused"] = dict(
+        label="VAE 2-D again", overrides=dict(model="vae"), reuse=f"{spec['workdir']}/vae_2d"
+    )
+    monkeypatch.setattr(experiment, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    again = main.run_table(spec, root=tmp_path)
+    assert again.splitlines()[:6] == table.splitlines()[:6]  # text, header, the two rows
+    reused = json.loads((results / "rows" / "reused.json").read_text())
+    first = json.loads((results / "rows" / "vae_2d.json").read_text())
+    assert reused["nll"] == 123.0 and "| 123.00 |" in again
+    assert not (tmp_path / spec["workdir"] / "reused").exists()
+    diff_se = np.hypot(reused["stderr"]["elbo"], first["stderr"]["elbo"])
+    assert abs(reused["elbo"] - first["elbo"]) < 4 * diff_se  # the same model, fresh draws

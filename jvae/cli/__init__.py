@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from jvae.cli import tightness, train
+from jvae.cli import disentanglement, surgery, tightness, train
 
-COMMANDS = (train, tightness)
+COMMANDS = (train, tightness, surgery, disentanglement)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,3 +93,22 @@ class GatedBernoulli(nn.Module):
     def __call__(self, *inputs: jax.Array) -> jax.Array:
         h = GatedNet(self.branches, self.joint, name="net")(*inputs)
         return flatten_rows(h, nn.Dense(self.out, kernel_init=he_normal, name="logits"))
+
+
+class GatedGaussianContext(nn.Module):
+    r"""Inputs -> :math:`(\mu, \log\sigma, h)`: :class:`GatedGaussian` with a third linear
+    head, the IAF context (Kingma et al. 2016) that every IAF step's MADE reads."""
+
+    branches: Sequence[Sequence[int]]
+    joint: Sequence[int]
+    latent: int
+    context: int
+    log_var_range: tuple[float, float] = (-6.0, 2.0)
+
+    @nn.compact
+    def __call__(self, *inputs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        h = GatedNet(self.branches, self.joint, name="net")(*inputs)
+        mean = flatten_rows(h, nn.Dense(self.latent, kernel_init=he_normal, name="mean"))
+        log_var = flatten_rows(h, nn.Dense(self.latent, kernel_init=he_normal, name="log_var"))
+        context = flatten_rows(h, nn.Dense(self.context, kernel_init=he_normal, name="context"))
+        return mean, 0.5 * jnp.clip(log_var, *self.log_var_range), context

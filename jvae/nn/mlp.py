@@ -79,3 +79,24 @@ def flatten_rows(h: jax.Array, fn: Any) -> jax.Array:
     lead = h.shape[:-1]
     out = fn(jnp.reshape(h, (-1, h.shape[-1])))
     return jnp.reshape(out, (*lead, out.shape[-1]))
+
+
+class GaussianContextMLP(nn.Module):
+    r"""``h -> (mu, log sigma, context)``: :class:`GaussianMLP` with a third linear head.
+
+    The IAF encoder (Kingma et al. 2016, Algorithm 1): besides :math:`(\mu, \log\sigma)` it
+    outputs a context vector that every IAF step's MADE reads. Parameter names extend
+    :class:`GaussianMLP`'s (``dense_i``, ``mean``, ``log_scale``) by ``context``.
+    """
+
+    hidden: Sequence[int]
+    latent: int
+    context: int
+
+    @nn.compact
+    def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        for i, f in enumerate(self.hidden):
+            h = jnp.tanh(nn.Dense(f, name=f"dense_{i}")(h))
+        mean = nn.Dense(self.latent, name="mean")(h)
+        log_scale = nn.Dense(self.latent, name="log_scale")(h)
+        return mean, log_scale, nn.Dense(self.context, name="context")(h)

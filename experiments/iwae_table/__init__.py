@@ -1,0 +1,1 @@
+"""The IWAE paper's table 1 on MNIST and Omniglot."""

@@ -1,0 +1,135 @@
+"""The IWAE paper's table 1 beside ours: rows, markdown and the NLL-against-k figure."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+from jvae.reports.figures import plt
+
+# Burda et al. 2015, table 1: test NLL (active units), keyed by (dataset, layers, k, model).
+PAPER: dict[tuple[str, int, int, str], tuple[float, str]] = {}
+for dataset, rows in {
+    "mnist": [
+        (1, 1, (86.76, "19"), (86.76, "19")),
+        (1, 5, (86.47, "20"), (85.54, "22")),
+        (1, 50, (86.35, "20"), (84.78, "25")),
+        (2, 1, (85.33, "16+5"), (85.33, "16+5")),
+        (2, 5, (85.01, "17+5"), (83.89, "21+5")),
+        (2, 50, (84.78, "17+5"), (82.90, "26+7")),
+    ],
+    "omniglot": [
+        (1, 1, (108.11, "28"), (108.11, "28")),
+        (1, 5, (107.62, "28"), (106.12, "34")),
+        (1, 50, (107.80, "28"), (104.67, "41")),
+        (2, 1, (107.58, "28+4"), (107.56, "30+5")),
+        (2, 5, (106.31, "30+5"), (104.79, "38+6")),
+        (2, 50, (106.30, "30+5"), (103.38, "44+7")),
+    ],
+}.items():
+    for layers, k, vae, iwae in rows:
+        PAPER[dataset, layers, k, "vae"] = vae
+        PAPER[dataset, layers, k, "iwae"] = iwae
+
+
+def row_name(dataset: str, layers: int, model: str, k: int) -> str:
+    """The row's folder name; at k=1 VAE and IWAE train the same objective and share a row."""
+    return f"{dataset}_l{layers}_{'iwae' if k == 1 else model}_k{k}"
+
+
+def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """One row's JSON: the evaluation, the budget and the wall times."""
+    epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return {
+        "dataset": config.dataset,
+        "layers": config.layers,
+        "k": config.k,
+        "model": config.model,
+        "nll": result["nll"],
+        "nll_k": result["nll_k"],
+        "active_units": result["active_units"],
+        "bounds": result["bounds"],
+        "passes": len(epochs),
+        "batch_size": config.batch_size,
+        "train_seconds": round(sum(e["seconds"] for e in epochs), 1),
+        "eval_seconds": result["eval_seconds"],
+        "test_examples": result["test_examples"],
+        "seed": config.seed,
+        "preset": config.preset,
+    }
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return "–"
+    return f"{row['nll']:.2f} ({'+'.join(map(str, row['active_units']))})"
+
+
+def markdown(rows: dict[tuple[str, int, int, str], dict], preset: str, machine: str) -> str:
+    """The paper's layout (ours beside the paper's, per dataset and model), then the details."""
+    datasets = sorted({key[0] for key in rows}, key=["mnist", "omniglot"].index)
+    layers_ks = sorted({key[1:3] for key in rows})
+    head = ["layers", "k"]
+    for d in datasets:
+        for m in ("vae", "iwae"):
+            head += [f"{m.upper()} {d} (ours)", "paper"]
+    lines = [
+        f"# The IWAE table (Burda et al. 2015, table 1), preset `{preset}`",
+        "",
+        "Test NLL in nats (K=5000 importance samples unless the details say otherwise) and, in",
+        "brackets, active units per stochastic layer (bottom first). The paper trains 3,280",
+        f"passes; the budget of each row is in the details below. Machine: {machine}.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * len(head),
+    ]
+    for layers, k in layers_ks:
+        cells = [str(layers), str(k)]
+        for d in datasets:
+            for m in ("vae", "iwae"):
+                paper = PAPER.get((d, layers, k, m))
+                cells += [_cell(rows.get((d, layers, k, m))), f"{paper[0]:.2f} ({paper[1]})"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "At k=1 VAE and IWAE train the same objective: one run serves both columns.",
+        "",
+        "| dataset | layers | k | model | NLL | L_1 (ELBO) | active units | passes | batch | "
+        "train (s) | eval (s) | test images |",
+        "|" + " --- |" * 12,
+    ]
+    for key in sorted(rows, key=lambda key: (datasets.index(key[0]), *key[1:])):
+        r = rows[key]
+        lines.append(
+            f"| {r['dataset']} | {r['layers']} | {r['k']} | {key[3].upper()} | {r['nll']:.2f} | "
+            f"{r['bounds']['1']['mean']:.2f} | {'+'.join(map(str, r['active_units']))} | "
+            f"{r['passes']} | {r['batch_size']} | {r['train_seconds']:.0f} | "
+            f"{r['eval_seconds']:.0f} | {r['test_examples']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows: dict[tuple[str, int, int, str], dict], path: pathlib.Path) -> None:
+    """Test NLL against k, one panel per dataset, ours solid and the paper's dashed."""
+    datasets = sorted({key[0] for key in rows}, key=["mnist", "omniglot"].index)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
+    for ax, d in zip(axes[0], datasets, strict=True):
+        for i, (layers, m) in enumerate([(1, "vae"), (1, "iwae"), (2, "vae"), (2, "iwae")]):
+            ks = sorted(k for (dd, ll, k, mm) in rows if (dd, ll, mm) == (d, layers, m))
+            if not ks:
+                continue
+            label = f"{m.upper()}, {layers} layer{'s' if layers > 1 else ''}"
+            ax.plot(
+                ks, [rows[d, layers, k, m]["nll"] for k in ks], "o-", color=f"C{i}", label=label
+            )
+            ax.plot(ks, [PAPER[d, layers, k, m][0] for k in ks], "x--", color=f"C{i}", alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("k (training samples)")
+        ax.set_ylabel("test NLL (nats)")
+        ax.set_title(f"{d}: ours (solid) vs paper (dashed)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,15 @@
+"""A 2-core CPU budget: every row 100 epochs of the paper's setup (Adam 5e-4, batch 100, 500
+pseudo-inputs/components, 10,000 validation images carved from the 60,000, the best epoch by
+validation ELBO kept, KL warm-up over the first 25 epochs instead of 100), test NLL with K=5000."""
+
+from experiments.vampprior.configs.rows import ROWS
+
+
+def get_config() -> dict:
+    return dict(
+        preset="cpu",
+        rows=ROWS,
+        overrides=dict(architecture="hvae", epochs=100, kl_warmup=25 * 500),
+        workdir="runs/vampprior/cpu",
+        results="experiments/vampprior/results/cpu",
+    )
