@@ -21,6 +21,7 @@ from jvae.run.config import (
     ESTIMATORS,
     LR_SCHEDULES,
     MODELS,
+    POSTERIORS,
     PRESETS,
     PRIORS,
     Config,
@@ -33,7 +34,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--architecture", choices=ARCHITECTURES, help="iwae chain or hvae ladder")
     p.add_argument("--layers", type=int, default=1, help="stochastic layers of iwae (1 or 2)")
     p.add_argument("--latent-size", type=int, help="latent dimension of the 1-layer iwae model")
-    p.add_argument("--prior", choices=PRIORS, help="sg, mog, vamp, vamp-data (default sg)")
+    p.add_argument("--prior", choices=PRIORS, help="sg, mog, vamp, vamp-data, af (default sg)")
+    p.add_argument("--posterior", choices=POSTERIORS, help="gaussian (default) or iaf")
+    p.add_argument("--flow-steps", type=int, help="steps of the IAF posterior / AF prior (2)")
     p.add_argument("--components", type=int, help="mixture components / pseudo-inputs (500)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     p.add_argument("--dataset", choices=DATASETS, help="default mnist")
@@ -94,6 +97,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         layers=args.layers,
         latent_size=args.latent_size,
         prior=args.prior,
+        posterior=args.posterior,
+        flow_steps=args.flow_steps,
         components=args.components,
         dataset=args.dataset,
         seed=args.seed,

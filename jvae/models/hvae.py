@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from jvae.components.conditionals import GaussianConditional
 from jvae.components.likelihoods import Bernoulli
-from jvae.components.posteriors import GaussianPosterior
+from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
 from jvae.nn.gated import GatedBernoulli, GatedGaussian
@@ -29,14 +29,16 @@ def tomczak_welling_hvae(
     z2: int = 40,
     hidden: int = 300,
     image_shape: tuple[int, int] = (28, 28),
+    q_z2: Posterior | None = None,
 ) -> Model:
-    """HVAE (L=2) with ``prior`` over z2 (default standard normal)."""
+    """HVAE (L=2) with ``prior`` over z2 (default standard normal); ``q_z2`` replaces the
+    Gaussian posterior of z2 (e.g. an IAF posterior on the same gated encoder)."""
     h = hidden
 
     def gaussian(branches, joint, latent, sizes):
         return GaussianConditional(GatedGaussian(branches, joint, latent), sizes, latent)
 
-    q_z2 = GaussianPosterior(gaussian(((h, h),), (), z2, (data_dim,)))
+    q_z2 = q_z2 or GaussianPosterior(gaussian(((h, h),), (), z2, (data_dim,)))
     q_z1 = GaussianPosterior(gaussian(((h,), (h,)), (h,), z1, (data_dim, z2)))
     p_z1 = gaussian(((h, h),), (), z1, (z2,))
     p_x = Bernoulli(GatedBernoulli(((h,), (h,)), (h,), data_dim), (z1, z2), data_dim)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from jvae.components.conditionals import GaussianConditional
 from jvae.components.likelihoods import Bernoulli
-from jvae.components.posteriors import GaussianPosterior
+from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
 from jvae.nn.mlp import BernoulliMLP, GaussianMLP
@@ -25,12 +25,14 @@ def chain_vae(
     layers: Sequence[tuple[Sequence[int], int]],
     prior: Prior | None = None,
     image_shape: tuple[int, int] = (28, 28),
+    q_z1: Posterior | None = None,
 ) -> Model:
     """A chain of ``L`` diagonal-Gaussian stochastic layers with a Bernoulli likelihood.
 
     Each ``(hidden, latent)`` in ``layers`` gives the tanh widths and the latent size of one
     stochastic layer (bottom first); the generative networks mirror them. ``prior`` (default
-    standard normal) is over the top layer.
+    standard normal) is over the top layer; ``q_z1`` replaces the Gaussian posterior of the
+    first layer (e.g. an IAF posterior).
     """
     if not layers:
         raise ValueError("chain_vae needs at least one stochastic layer.")
@@ -42,6 +44,10 @@ def chain_vae(
         posterior = GaussianPosterior(
             GaussianConditional(GaussianMLP(tuple(hidden), latent), (inputs[l],), latent)
         )
+        if l == 0 and q_z1 is not None:
+            if q_z1.latent_size != latent:
+                raise ValueError(f"q_z1 has {q_z1.latent_size} dimensions; z1 has {latent}.")
+            posterior = q_z1
         parent = DATA if l == 0 else names[l - 1]
         conditional = None
         if l < len(layers) - 1:
@@ -80,19 +86,21 @@ def iwae_mlp(
     latent_size: int | None = None,
     prior: Prior | None = None,
     image_shape: tuple[int, int] = (28, 28),
+    q_z1: Posterior | None = None,
 ) -> Model:
     """The IWAE paper's networks.
 
     1 stochastic layer: 784-200-200-50 (tanh), mirrored decoder (``latent_size`` replaces the
     50, e.g. 2, 10 or 20 for the ELBO-surgery table). 2 stochastic layers: 784-100-100-100 then
-    100-50-50-50, mirrored decoders.
+    100-50-50-50, mirrored decoders. ``q_z1`` replaces the Gaussian posterior of the 1-layer
+    model (an IAF posterior on the same encoder, see :func:`jvae.models.build.make_posterior`).
     """
     if layers == 1:
         spec = [((200, 200), latent_size or 50)]
     elif layers == 2:
-        if latent_size is not None:
-            raise ValueError("--latent-size applies to the 1-layer model only.")
+        if latent_size is not None or q_z1 is not None:
+            raise ValueError("--latent-size and --posterior iaf apply to the 1-layer model only.")
         spec = [((100, 100), 100), ((50, 50), 50)]
     else:
         raise ValueError(f"the IWAE paper's networks have 1 or 2 stochastic layers; got {layers}.")
-    return chain_vae(data_dim, spec, prior, image_shape)
+    return chain_vae(data_dim, spec, prior, image_shape, q_z1)

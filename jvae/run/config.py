@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from jvae.estimators import ESTIMATORS
-from jvae.models.build import ARCHITECTURES, PRIORS
+from jvae.models.build import ARCHITECTURES, POSTERIORS, PRIORS
 from jvae.training.train import LR_SCHEDULES
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -63,7 +63,9 @@ class Config:
     ``L_k``; ``bound`` overrides that choice (``miwae``/``piwae`` use ``groups``, ``ciwae``
     uses ``beta``, ``renyi`` uses ``alpha``). ``architecture`` is the IWAE paper's chain
     (``layers`` 1 or 2, ``latent_size`` for 1 layer, 0 = 50) or the VampPrior paper's ``hvae``;
-    ``prior`` is over the top latent (``components`` for mixtures). ``kl_warmup`` raises the
+    ``prior`` is over the top latent (``components`` for mixtures, ``flow_steps`` for the AF
+    prior); ``posterior`` is ``'gaussian'`` or ``'iaf'`` (``flow_steps`` steps) on the latent
+    read from x. ``kl_warmup`` raises the
     KL weight linearly from 0 to 1 over that many steps. ``validation`` images are carved from
     the end of the training set: the best epoch by validation ELBO is kept, and with
     ``patience`` > 0 training stops after that many epochs without improvement.
@@ -101,6 +103,8 @@ class Config:
     patience: int = 0
     lr_schedule: str = "paper"
     adam_eps: float = 1e-4
+    posterior: str = "gaussian"
+    flow_steps: int = 2
 
     @classmethod
     def from_preset(cls, preset: str = "smoke", **overrides: Any) -> Config:
@@ -176,6 +180,20 @@ class Config:
                 f"unknown lr_schedule {self.lr_schedule!r}; choose one of {LR_SCHEDULES}",
             ),
             (self.adam_eps > 0, f"adam_eps must be > 0, got {self.adam_eps}"),
+            (
+                self.posterior in POSTERIORS,
+                f"unknown posterior {self.posterior!r}; choose one of {POSTERIORS}",
+            ),
+            (self.flow_steps >= 0, f"--flow-steps must be >= 0, got {self.flow_steps}"),
+            (
+                not (self.posterior == "iaf" and self.architecture == "iwae" and self.layers == 2),
+                "--posterior iaf applies to the 1-layer iwae model and to the hvae's q(z2 | x)",
+            ),
+            (
+                not (self.posterior == "iaf" and self.prior.startswith("vamp")),
+                f"--prior {self.prior} mixes Gaussian posteriors q(z | u), which an IAF "
+                "posterior is not: use --posterior gaussian or another prior",
+            ),
         ]
         for ok, message in checks:
             if not ok:
