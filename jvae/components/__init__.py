@@ -4,7 +4,8 @@ from jvae.components.af_prior import AFPrior
 from jvae.components.conditionals import GaussianConditional
 from jvae.components.flows import AutoregressiveFlow
 from jvae.components.iaf import IAFPosterior
-from jvae.components.likelihoods import Bernoulli, Likelihood
+from jvae.components.likelihoods import Bernoulli, DiscretizedLogistic, Likelihood, PixelCNN
+from jvae.components.pixels import BernoulliPixels, LogisticPixels, bits_per_dim
 from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import GaussianMixture, Prior, StandardNormal, VampPrior
 
@@ -12,13 +13,18 @@ __all__ = [
     "AFPrior",
     "AutoregressiveFlow",
     "Bernoulli",
+    "BernoulliPixels",
+    "DiscretizedLogistic",
     "GaussianConditional",
     "GaussianMixture",
     "GaussianPosterior",
     "IAFPosterior",
     "Likelihood",
+    "LogisticPixels",
+    "PixelCNN",
     "Posterior",
     "Prior",
     "StandardNormal",
     "VampPrior",
+    "bits_per_dim",
 ]

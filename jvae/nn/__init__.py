@@ -1,5 +1,6 @@
 """Flax modules that map inputs to distribution parameters."""
 
+from jvae.nn.conv import ConvBernoulli, ConvGaussian, ConvLogistic, ConvMap, GatedConv
 from jvae.nn.gated import (
     GatedBernoulli,
     GatedDense,
@@ -9,17 +10,26 @@ from jvae.nn.gated import (
 )
 from jvae.nn.made import MADE
 from jvae.nn.mlp import MLP, BernoulliMLP, GaussianContextMLP, GaussianMLP, apply_rows
+from jvae.nn.pixelcnn import GatedPixelCNN, layers_for_radius, receptive_field
 
 __all__ = [
     "MADE",
     "MLP",
     "BernoulliMLP",
+    "ConvBernoulli",
+    "ConvGaussian",
+    "ConvLogistic",
+    "ConvMap",
     "GatedBernoulli",
+    "GatedConv",
     "GatedDense",
     "GatedGaussian",
     "GatedGaussianContext",
     "GatedNet",
+    "GatedPixelCNN",
     "GaussianContextMLP",
     "GaussianMLP",
     "apply_rows",
+    "layers_for_radius",
+    "receptive_field",
 ]
