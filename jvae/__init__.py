@@ -39,8 +39,20 @@ from jvae.models import (
     iwae_mlp,
     tomczak_welling_hvae,
 )
+from jvae.models.dsprites_vae import burgess_conv, higgins_mlp
 from jvae.numerics import log_mean_exp
-from jvae.objectives import linear_kl_warmup
+from jvae.objectives import (
+    KLReweighting,
+    KLTerms,
+    beta_vae,
+    controlled_capacity,
+    cyclical_kl_annealing,
+    free_bits,
+    kl_terms,
+    linear_capacity,
+    linear_kl_warmup,
+    make_kl_objective,
+)
 from jvae.training import TrainState, init_state, make_epoch, make_optimizer, make_train_step
 
 __all__ = [
@@ -49,6 +61,8 @@ __all__ = [
     "GaussianConditional",
     "GaussianMixture",
     "GaussianPosterior",
+    "KLReweighting",
+    "KLTerms",
     "Latent",
     "LogWeights",
     "Model",
@@ -58,19 +72,28 @@ __all__ = [
     "VampPrior",
     "active_units",
     "assemble",
+    "beta_vae",
+    "burgess_conv",
     "chain_vae",
     "ciwae",
+    "controlled_capacity",
+    "cyclical_kl_annealing",
     "dataset_bound",
     "dreg_weights",
     "effective_sample_size",
     "elbo",
+    "free_bits",
+    "higgins_mlp",
     "init_state",
     "iwae",
     "iwae_mlp",
     "jackknife",
+    "kl_terms",
+    "linear_capacity",
     "linear_kl_warmup",
     "log_mean_exp",
     "make_epoch",
+    "make_kl_objective",
     "make_objective",
     "make_optimizer",
     "make_train_step",

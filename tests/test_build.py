@@ -55,3 +55,56 @@ def test_iaf_posterior_and_af_prior_train_and_evaluate_end_to_end(tmp_path, monk
     assert np.isfinite(result["nll"]) and result["active_units"][0] <= 50
     _, model, params = experiment.load_run(tmp_path)
     assert set(params["encoder"]["q0"]) == {"net", "flow"} and "step_0" in params["prior"]
+
+
+DECODED = [
+    (*net, decoder, likelihood)
+    for net in NETWORKS
+    for decoder in ("conv", "pixelcnn")
+    for likelihood in ("bernoulli", "logistic")
+]
+
+
+@pytest.mark.parametrize("architecture,layers,decoder,likelihood", DECODED)
+def test_conv_and_pixelcnn_decoders_build_with_conv_encoders(
+    architecture, layers, decoder, likelihood
+):
+    options = dict(architecture=architecture, layers=layers, decoder=decoder)
+    if architecture == "iwae" and layers == 2:
+        with pytest.raises(ValueError, match="applies to the 1-layer iwae and the hvae"):
+            Config.from_preset("smoke", likelihood=likelihood, **options)
+        return
+    config = Config.from_preset("smoke", likelihood=likelihood, receptive_field=3, **options)
+    model = experiment.build_model(config)
+    params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+    terms = jax.eval_shape(
+        lambda p: model.log_weights(p, jax.random.PRNGKey(1), jnp.zeros((3, 784)), 2), params
+    )
+    assert [t.shape for t in terms] == [(2, 3)] * 3
+    decoder_params = params["decoder"]["p_x" if architecture == "hvae" else "p0"]
+    assert ("network" in decoder_params) == (decoder == "pixelcnn")
+    encoder = params["encoder"]["q_z2" if architecture == "hvae" else "q0"]
+    assert "conv_0" in encoder  # the conv encoder paired with the decoder
+    if decoder == "pixelcnn":
+        field = model.parts.likelihood.receptive_field()
+        assert max(abs(col) for _, col in field) == 3 and max(-row for row, _ in field) == 3
+
+
+def test_logistic_needs_an_image_decoder():
+    with pytest.raises(ValueError, match="--likelihood logistic needs --decoder conv or pixelcnn"):
+        Config.from_preset("smoke", likelihood="logistic")
+
+
+def test_logistic_pixelcnn_trains_on_grey_levels_and_reports_bits_per_dim(tmp_path, monkeypatch):
+    arrays = _workers.random_arrays(n=96)
+    arrays["test"] = np.floor(arrays["train"][:8] * 256) / 256  # 8-bit grey levels
+    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    config = Config.from_preset(
+        "smoke", decoder="pixelcnn", likelihood="logistic", receptive_field=1,
+        pixelcnn_channels=4, epochs=1, batch_size=24, nll_k=3, test_subset=8,
+    )  # fmt: skip
+    data = experiment.load_data(config)
+    np.testing.assert_array_equal(data["test"], arrays["test"])  # not binarised
+    result = experiment.train_and_evaluate(config, tmp_path, progress=False)
+    assert result["bits_per_dim"] == pytest.approx(result["nll"] / (784 * np.log(2)))
+    assert np.isfinite(result["bits_per_dim"]) and result["bits_per_dim"] > 0.0

@@ -205,13 +205,23 @@ def test_jitted_parts_compile_once(sprites, monkeypatch):
     padded), and one trace of a jitted representation shared by the three (every call sees
     batch_size images). The classifier's fit runs once per metric by construction."""
     chex.clear_trace_counter()
-    for name, fn, static in [
-        ("pair_differences_jit", dis._pair_differences, ()),
-        ("least_variance_dimensions_jit", dis._least_variance_dimensions, ()),
-        ("contingency_jit", dis._contingency, ("factor_sizes", "num_bins")),
+    for module, name, fn, static in [
+        (dis.beta_vae, "pair_differences_jit", dis.beta_vae._pair_differences, ()),
+        (
+            dis.factor_vae,
+            "least_variance_dimensions_jit",
+            dis.factor_vae._least_variance_dimensions,
+            (),
+        ),
+        (
+            dis.mutual_info_gap,
+            "contingency_jit",
+            dis.mutual_info_gap._contingency,
+            ("factor_sizes", "num_bins"),
+        ),
     ]:
         wrapped = compiler.jit(chex.assert_max_traces(fn, n=1), static_argnames=static)
-        monkeypatch.setattr(dis, name, wrapped)
+        monkeypatch.setattr(module, name, wrapped)
     embedding = jax.numpy.asarray(np.linalg.pinv(sprites.embedding))
     encode = jax.jit(chex.assert_max_traces(lambda x: x @ embedding, n=1))  # factor values
     settings = {

@@ -72,6 +72,24 @@ def test_vampprior_table_smoke(tmp_path, grey_data, monkeypatch):
     assert not (results / "figures" / "hvae_sg_pseudo_inputs.png").exists()
 
 
+def test_vlae_table_smoke(tmp_path, grey_data, monkeypatch):
+    from experiments.vlae import main
+
+    arrays = {"train": grey_data[:100], "test": grey_data[400:410]}
+    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    spec = main.get_config("smoke")
+    table = main.run_table(spec, root=tmp_path)
+    results = tmp_path / spec["results"]
+    lines = [line for line in table.splitlines() if line.startswith("| ") and "PixelCNN" in line]
+    assert [line.split("|")[1].strip() for line in lines] == ["vlae", "pixelcnn_large_field"]
+    assert "| 79.03 |" in lines[0]  # the paper's VLAE beside ours
+    for name in spec["rows"]:
+        row = json.loads((results / "rows" / f"{name}.json").read_text())
+        assert np.isfinite(row["nll"]) and row["kl"] > -0.5 and row["passes"] == 1
+    assert json.loads((results / "rows" / "vlae.json").read_text())["receptive_field"] == 1
+    assert (results / "collapse.png").stat().st_size > 0
+
+
 def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
     arrays = {"train": grey_data[:300], "test": (grey_data[400:440] > 0.5).astype(np.float32)}
     monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
@@ -120,3 +138,63 @@ def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):
     assert not (tmp_path / spec["workdir"] / "reused").exists()
     diff_se = np.hypot(reused["stderr"]["elbo"], first["stderr"]["elbo"])
     assert abs(reused["elbo"] - first["elbo"]) < 4 * diff_se  # the same model, fresh draws
+
+
+class TinySprites:
+    """A FactorDataset of 64x64 rectangles: shape (square or bar), scale, orientation (bar
+    along rows or columns), posX, posY: 2 x 2 x 2 x 4 x 4 = 128 images."""
+
+    factor_names = ("shape", "scale", "orientation", "posX", "posY")
+    factor_sizes = (2, 2, 2, 4, 4)
+
+    def __init__(self):
+        combos = np.stack(np.unravel_index(np.arange(128), self.factor_sizes), axis=1)
+        self.grid = np.zeros((128, 64, 64), np.float32)
+        for row, (shape, scale, orient, px, py) in enumerate(combos):
+            h = w = 6 + 6 * scale
+            if shape:
+                (h, w) = (h, 3 * w) if orient else (3 * h, w)
+            top, left = 4 + 10 * py, 4 + 10 * px
+            self.grid[row, top : top + h, left : left + w] = 1.0
+        self.grid = self.grid.reshape(128, 4096)
+
+    def sample_factors(self, rng, n):
+        return np.stack([rng.integers(s, size=n) for s in self.factor_sizes], axis=1)
+
+    def images(self, factors):
+        return self.grid[np.ravel_multi_index(np.asarray(factors).T, self.factor_sizes)]
+
+
+def test_beta_vae_table_smoke(tmp_path, monkeypatch):
+    from experiments.beta_vae import main
+
+    sprites = TinySprites()
+    arrays = {"train": np.concatenate([sprites.grid] * 2), "test": sprites.grid[::4]}
+    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    monkeypatch.setattr(main, "factor_dataset", lambda spec, data_dir: sprites)
+    spec = main.get_config("smoke")
+    table = main.run_table(spec, root=tmp_path)
+    results = tmp_path / spec["results"]
+    assert (results / "table.md").read_text() == table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "±" in line]
+    assert [r.split("|")[1].strip().split(" (chosen")[0] for r in rows] == [
+        row["label"] for row in spec["rows"].values()
+    ]
+    assert "| 99.23 |" in rows[4] and "| 45.75 |" in rows[0]  # the paper beside beta=4, pixels
+    assert "46,080 images" in table and "737,280" in table
+    for line in rows:  # two seeds (capacity: one) each: a mean and a spread
+        for cell in line.split("|")[2:6:3]:
+            assert 0.0 <= float(cell.split("±")[0]) <= 100.0
+    assert rows[-1].endswith("| 1 |") and rows[3].endswith("| 2 |")
+    timing = (results / "timing.md").read_text()
+    assert "trained models (posterior means)" in timing
+    for figure in ("capacity_kl_per_dim", "beta4_traversals", "best_reconstructions"):
+        assert (results / "figures" / f"{figure}.png").stat().st_size > 0
+    members = sorted(p.name for p in (tmp_path / spec["workdir"] / "beta").iterdir() if p.is_dir())
+    assert members == [f"kl_weight={b},seed={s}" for b in (1, 4) for s in (0, 1)]
+    capacity = tmp_path / spec["workdir"] / "capacity" / "capacity=5,seed=0" / "metrics.jsonl"
+    assert json.loads(capacity.read_text().splitlines()[-1])["capacity"] == 5.0
+    # finished groups and scores are read back: nothing trains or scores again
+    monkeypatch.setattr(main.sweep, "train_sweep", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(main.dis, "all_metrics", lambda *a, **k: pytest.fail("scored again"))
+    assert main.run_table(spec, root=tmp_path) == table

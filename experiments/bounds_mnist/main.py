@@ -6,7 +6,7 @@ VAE, IWAE, IWAE-STL, IWAE-DReG, MIWAE, CIWAE, PIWAE (1 stochastic layer, MNIST).
 
 Writes one results folder per objective under ``--out`` and ``--out/table.md`` with the test
 NLL (K = ``nll_k``), the test ELBO and L_k, and active units. Rainforth et al. 2018's choices:
-MIWAE and PIWAE with M groups of k/M, CIWAE with beta.
+MIWAE and PIWAE with M groups of k/M, CIWAE with its mixing weight beta (``--ciwae-beta``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def run_table(
     out: pathlib.Path,
     k: int = 10,
     groups: int = 2,
-    beta: float = 0.5,
+    ciwae_beta: float = 0.5,
     seed: int = 0,
     names: list[str] | None = None,
     resume: bool = False,
@@ -46,7 +46,7 @@ def run_table(
     rows = []
     for name in names or list(OBJECTIVES):
         config = Config.from_preset(
-            preset, k=k, groups=groups, beta=beta, seed=seed, **OBJECTIVES[name], **overrides
+            preset, k=k, groups=groups, beta=ciwae_beta, seed=seed, **OBJECTIVES[name], **overrides
         )
         workdir = out / name.lower()
         done = workdir / "eval.json"
@@ -61,7 +61,8 @@ def run_table(
         )
     header = [
         f"MNIST, 1 stochastic layer, k={k} in training (MIWAE/PIWAE M={groups}, CIWAE "
-        f"beta={beta}), preset `{preset}` ({config.epochs} passes, batch {config.batch_size}), "
+        f"beta={ciwae_beta}), preset `{preset}` ({config.epochs} passes, batch "
+        f"{config.batch_size}), "
         f"seed {seed}; {result['test_examples']} test images.",
         "",
         f"| objective | bound | estimator | test NLL (K={config.nll_k}) | -ELBO (L_1) | "
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="results/bounds_mnist")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--groups", type=int, default=2)
-    parser.add_argument("--beta", type=float, default=0.5)
+    parser.add_argument("--ciwae-beta", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", choices=list(OBJECTIVES), help="a subset")
     parser.add_argument("--epochs", type=int)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             pathlib.Path(args.out),
             args.k,
             args.groups,
-            args.beta,
+            args.ciwae_beta,
             args.seed,
             args.only,
             args.resume,

@@ -36,8 +36,14 @@ def run_row(config: Config, workdir: pathlib.Path, data_dir: str | None) -> dict
     return experiment.train_and_evaluate(config, workdir, data_dir, resume=resume, progress=False)
 
 
-def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None = None) -> str:
-    """Every row of ``spec`` (a preset's config); returns the markdown table."""
+def run_table(
+    spec: dict,
+    data_dir: str | None = None,
+    root: pathlib.Path | None = None,
+    only: tuple[str, ...] = (),
+) -> str:
+    """Every row of ``spec`` (a preset's config); returns the markdown table. With ``only``
+    (row names), only those rows are trained; the others enter the table when finished."""
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
     rows = {}
@@ -54,6 +60,8 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
                         model="iwae" if k == 1 else model,
                         **spec["overrides"],
                     )
+                    if only and name not in only and not (workdir / name / "eval.json").exists():
+                        continue
                     result = run_row(config, workdir / name, data_dir)
                     rows[dataset, layers, k, model] = summarise(workdir / name, config, result)
     (results / "rows").mkdir(parents=True, exist_ok=True)
@@ -70,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="smoke", choices=PRESETS)
     parser.add_argument("--data-dir", help="dataset folder (default: ../shared/data)")
+    parser.add_argument("--only", nargs="+", default=(), help="train only these rows (names)")
     args = parser.parse_args(argv)
-    print(run_table(get_config(args.preset), args.data_dir))
+    print(run_table(get_config(args.preset), args.data_dir, only=tuple(args.only)))
 
 
 if __name__ == "__main__":

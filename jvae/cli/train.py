@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from jvae.cli.common import guarded
+from jvae.models.conv_models import DECODERS, LIKELIHOODS
 from jvae.run.config import (
     ARCHITECTURES,
     BOUNDS,
@@ -37,6 +38,10 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prior", choices=PRIORS, help="sg, mog, vamp, vamp-data, af (default sg)")
     p.add_argument("--posterior", choices=POSTERIORS, help="gaussian (default) or iaf")
     p.add_argument("--flow-steps", type=int, help="steps of the IAF posterior / AF prior (2)")
+    p.add_argument("--decoder", choices=DECODERS, help="mlp (default), conv or pixelcnn")
+    p.add_argument("--likelihood", choices=LIKELIHOODS, help="bernoulli (default) or logistic")
+    p.add_argument("--receptive-field", type=int, help="PixelCNN radius in pixels (6)")
+    p.add_argument("--pixelcnn-channels", type=int, help="PixelCNN channels (32)")
     p.add_argument("--components", type=int, help="mixture components / pseudo-inputs (500)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     p.add_argument("--dataset", choices=DATASETS, help="default mnist")
@@ -44,13 +49,27 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bound", choices=("", *BOUNDS), default="", help="overrides --model")
     p.add_argument("--estimator", choices=ESTIMATORS, default="reparam")
     p.add_argument("--groups", type=int, default=1, help="M for miwae/piwae")
-    p.add_argument("--beta", type=float, default=0.5, help="ciwae mixing weight")
+    p.add_argument("--ciwae-beta", type=float, default=0.5, help="ciwae mixing weight")
     p.add_argument("--alpha", type=float, default=0.5, help="renyi alpha")
     p.add_argument("--epochs", type=int, help="passes over the data (overrides the preset)")
     p.add_argument("--batch-size", type=int, help="overrides the preset")
     p.add_argument("--learning-rate", type=float, help="Adam's base learning rate")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="paper (IWAE) or constant")
     p.add_argument("--kl-warmup", type=int, help="steps of linear KL warm-up from 0 to 1")
+    p.add_argument("--kl-cycles", type=int, help="cyclical KL annealing: cycles in --kl-warmup")
+    p.add_argument("--kl-weight", type=float, help="beta-VAE weight of the KL (ELBO: analytic)")
+    p.add_argument("--free-bits", type=float, help="free bits: lambda nats per group of latents")
+    p.add_argument("--free-bits-groups", type=int, help="free-bits groups (0: one per latent)")
+    p.add_argument("--capacity", type=float, help="controlled capacity: C_max nats")
+    p.add_argument("--capacity-steps", type=int, help="steps to raise C from 0 to C_max")
+    p.add_argument("--capacity-gamma", type=float, help="controlled capacity: gamma (1000)")
+    p.add_argument(
+        "--sweep",
+        action="append",
+        metavar="NAME=V1,V2,...",
+        help="train one model per value side by side in one program (kl-weight, free-bits, "
+        "capacity, capacity-gamma, seed); repeat for a grid; one folder per model in --workdir",
+    )
     p.add_argument("--validation", type=int, help="training images held out for model choice")
     p.add_argument("--patience", type=int, help="early stopping: epochs without improvement")
     p.add_argument("--train-subset", type=int, help="first N training examples (0: all)")
@@ -99,19 +118,30 @@ def config_from_args(args: argparse.Namespace) -> Config:
         prior=args.prior,
         posterior=args.posterior,
         flow_steps=args.flow_steps,
+        decoder=args.decoder,
+        likelihood=args.likelihood,
+        receptive_field=args.receptive_field,
+        pixelcnn_channels=args.pixelcnn_channels,
         components=args.components,
         dataset=args.dataset,
         seed=args.seed,
         bound=args.bound,
         estimator=args.estimator,
         groups=args.groups,
-        beta=args.beta,
+        beta=args.ciwae_beta,
         alpha=args.alpha,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         lr_schedule=args.lr_schedule,
         kl_warmup=args.kl_warmup,
+        kl_cycles=args.kl_cycles,
+        kl_weight=args.kl_weight,
+        free_bits=args.free_bits,
+        free_bits_groups=args.free_bits_groups,
+        capacity=args.capacity,
+        capacity_steps=args.capacity_steps,
+        capacity_gamma=args.capacity_gamma,
         validation=args.validation,
         patience=args.patience,
         train_subset=args.train_subset,
@@ -152,6 +182,8 @@ def evaluate_or_train(args: argparse.Namespace) -> dict[str, Any] | None:
         print(json.dumps({k: result[k] for k in ("nll", "nll_k", "active_units")}))
         return result
     config = config_from_args(args)
+    if args.sweep:
+        return _sweep(args, config)
     if args.coordinator or args.distributed:
         from jvae.training import parallel
 
@@ -162,3 +194,29 @@ def evaluate_or_train(args: argparse.Namespace) -> dict[str, Any] | None:
     return experiment.train_and_evaluate(
         config, args.workdir, args.data_dir, args.resume, not args.no_progress
     )
+
+
+def _sweep(args: argparse.Namespace, config: Config) -> None:
+    """``jvae train --sweep ...``: every member trained in one program, then evaluated; prints
+    one line per member."""
+    from jvae.run import sweep
+    from jvae.training.sweep import member_name, parse_sweep
+
+    if args.coordinator or args.distributed:
+        raise ValueError("--sweep trains on one device; drop the multi-host flags.")
+    members = parse_sweep(args.sweep)
+    sweep.member_configs(config, members)
+    progress = not args.no_progress
+    if args.skip_eval:
+        sweep.train_sweep(config, members, args.workdir, args.data_dir, args.resume, progress)
+        return None
+    results = sweep.train_and_evaluate_sweep(
+        config, members, args.workdir, args.data_dir, args.resume, progress
+    )
+    for values, result in zip(members, results):
+        print(
+            f"{member_name(values)}: test NLL (K={result['nll_k']}) {result['nll']:.2f} nats; "
+            f"active units {'+'.join(map(str, result['active_units']))}"
+        )
+    print(f"results in {args.workdir}/<member>/ (one folder per member; sweep.json lists them)")
+    return None

@@ -1,13 +1,20 @@
-"""From a run configuration to a :class:`~jvae.models.model.Model`: architecture and prior.
+"""From a run configuration to a :class:`~jvae.models.model.Model`.
 
-``build_model(config)`` reads ``config.architecture`` (``'iwae'``: the IWAE paper's chain with
-``config.layers`` stochastic layers; ``'hvae'``: Tomczak & Welling's ladder), ``config.prior``
-(``'sg'`` standard Gaussian, ``'mog'`` mixture of Gaussians, ``'vamp'`` VampPrior, ``'vamp-data'``
-VampPrior with training images as pseudo-inputs, ``'af'`` autoregressive-flow prior),
-``config.components``, ``config.latent_size``, ``config.posterior`` (``'gaussian'`` or ``'iaf'``
-on the latent read from x) and ``config.flow_steps``. Flows use MADEs of two hidden layers as
-wide as the architecture's hidden layers' scale: 320 units (the IAF paper's MNIST width) beside
-the IWAE MLP, 300 beside the HVAE's gated layers. Unsupported combinations raise a one-line
+``build_model(config)`` reads:
+
+- ``config.architecture``: ``'iwae'``, the IWAE paper's chain with ``config.layers`` stochastic
+  layers; ``'hvae'``, Tomczak & Welling's ladder; ``'higgins-mlp'`` and ``'burgess-conv'``, the
+  beta-VAE papers' dSprites nets (:mod:`jvae.models.dsprites_vae`);
+- ``config.prior``: ``'sg'`` standard Gaussian, ``'mog'`` mixture of Gaussians, ``'vamp'``
+  VampPrior, ``'vamp-data'`` VampPrior with training images as pseudo-inputs, ``'af'``
+  autoregressive-flow prior; ``config.components`` and ``config.flow_steps``;
+- ``config.posterior``: ``'gaussian'`` or ``'iaf'`` on the latent read from x;
+- ``config.decoder``: ``'mlp'`` (the architecture's own), ``'conv'`` (the conv pair) or
+  ``'pixelcnn'`` (conv encoders and a PixelCNN decoder of radius ``config.receptive_field``),
+  with ``config.likelihood`` (:mod:`jvae.models.conv_models`); ``config.latent_size``.
+
+Flows use MADEs of two hidden layers: 320 units (the IAF paper's MNIST width) beside the IWAE
+MLP, 300 beside the HVAE's gated layers. Unsupported combinations raise a one-line
 ``ValueError`` before anything compiles.
 """
 
@@ -22,13 +29,15 @@ from jvae.components.flows import AutoregressiveFlow
 from jvae.components.iaf import IAFPosterior
 from jvae.components.posteriors import Posterior
 from jvae.components.priors import GaussianMixture, Prior, StandardNormal, VampPrior
+from jvae.models.conv_models import conv_posterior, image_decoder
+from jvae.models.dsprites_vae import DSPRITES_ARCHITECTURES, LATENTS, dsprites_model
 from jvae.models.hvae import tomczak_welling_hvae
 from jvae.models.iwae_nets import iwae_mlp
 from jvae.models.model import Model
 from jvae.nn.gated import GatedGaussianContext
 from jvae.nn.mlp import GaussianContextMLP
 
-ARCHITECTURES = ("iwae", "hvae")
+ARCHITECTURES = ("iwae", "hvae", *DSPRITES_ARCHITECTURES)
 PRIORS = ("sg", "mog", "vamp", "vamp-data", "af")
 POSTERIORS = ("gaussian", "iaf")
 
@@ -37,6 +46,8 @@ def top_latent_size(config: Any) -> int:
     """The size of the latent under the prior."""
     if config.architecture == "hvae":
         return 40
+    if config.architecture in DSPRITES_ARCHITECTURES:
+        return config.latent_size or LATENTS
     if config.layers == 2:
         return 50
     return config.latent_size or 50
@@ -122,12 +133,43 @@ def build_model(
         config.flow_steps,
         flow_width(config.architecture),
     )
+    if config.architecture in DSPRITES_ARCHITECTURES:
+        return dsprites_model(config, prior, data_dim, image_shape)
     posterior = make_posterior(config, data_dim)
+    likelihood, q_z1 = None, None
+    if config.decoder != "mlp":  # the conv pair, or a PixelCNN decoder, with conv encoders
+        z1 = 40 if config.architecture == "hvae" else top_latent_size(config)
+        parents = (z1, 40) if config.architecture == "hvae" else (z1,)
+        likelihood = image_decoder(
+            config.decoder,
+            config.likelihood,
+            parents,
+            image_shape,
+            config.receptive_field,
+            config.pixelcnn_channels,
+        )
+        if config.posterior == "gaussian":
+            posterior = conv_posterior(parents[-1], image_shape)
+            if config.architecture == "hvae":
+                q_z1 = conv_posterior(z1, image_shape, (40,))
     if config.architecture == "hvae":
-        return tomczak_welling_hvae(prior, data_dim, image_shape=image_shape, q_z2=posterior)
+        return tomczak_welling_hvae(
+            prior,
+            data_dim,
+            image_shape=image_shape,
+            q_z2=posterior,
+            q_z1=q_z1,
+            likelihood=likelihood,
+        )
     if config.architecture == "iwae":
         return iwae_mlp(
-            config.layers, data_dim, config.latent_size or None, prior, image_shape, posterior
+            config.layers,
+            data_dim,
+            config.latent_size or None,
+            prior,
+            image_shape,
+            posterior,
+            likelihood,
         )
     raise ValueError(
         f"unknown architecture {config.architecture!r}; choose one of {ARCHITECTURES}."

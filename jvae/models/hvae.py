@@ -15,7 +15,7 @@ gated layer.
 from __future__ import annotations
 
 from jvae.components.conditionals import GaussianConditional
-from jvae.components.likelihoods import Bernoulli
+from jvae.components.likelihoods import Bernoulli, Likelihood
 from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
@@ -30,18 +30,22 @@ def tomczak_welling_hvae(
     hidden: int = 300,
     image_shape: tuple[int, int] = (28, 28),
     q_z2: Posterior | None = None,
+    q_z1: Posterior | None = None,
+    likelihood: Likelihood | None = None,
 ) -> Model:
-    """HVAE (L=2) with ``prior`` over z2 (default standard normal); ``q_z2`` replaces the
-    Gaussian posterior of z2 (e.g. an IAF posterior on the same gated encoder)."""
+    """HVAE (L=2) with ``prior`` over z2 (default standard normal). ``q_z2``, ``q_z1`` and
+    ``likelihood`` replace the gated networks of :math:`q(z_2|x)`, :math:`q(z_1|x, z_2)` and
+    :math:`p(x|z_1, z_2)`: an IAF posterior, the ConvHVAE's conv encoders and decoder, or the
+    PixelHVAE's PixelCNN decoder (:mod:`jvae.models.conv_models`)."""
     h = hidden
 
     def gaussian(branches, joint, latent, sizes):
         return GaussianConditional(GatedGaussian(branches, joint, latent), sizes, latent)
 
     q_z2 = q_z2 or GaussianPosterior(gaussian(((h, h),), (), z2, (data_dim,)))
-    q_z1 = GaussianPosterior(gaussian(((h,), (h,)), (h,), z1, (data_dim, z2)))
+    q_z1 = q_z1 or GaussianPosterior(gaussian(((h,), (h,)), (h,), z1, (data_dim, z2)))
     p_z1 = gaussian(((h, h),), (), z1, (z2,))
-    p_x = Bernoulli(GatedBernoulli(((h,), (h,)), (h,), data_dim), (z1, z2), data_dim)
+    p_x = likelihood or Bernoulli(GatedBernoulli(((h,), (h,)), (h,), data_dim), (z1, z2), data_dim)
     parts = ModelParts(
         latents=(
             Latent("z1", q_z1, (DATA, "z2"), "q_z1", p_z1, ("z2",), "p_z1"),

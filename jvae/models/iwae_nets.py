@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jvae.components.conditionals import GaussianConditional
-from jvae.components.likelihoods import Bernoulli
+from jvae.components.likelihoods import Bernoulli, Likelihood
 from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
@@ -26,13 +26,15 @@ def chain_vae(
     prior: Prior | None = None,
     image_shape: tuple[int, int] = (28, 28),
     q_z1: Posterior | None = None,
+    likelihood: Likelihood | None = None,
 ) -> Model:
     """A chain of ``L`` diagonal-Gaussian stochastic layers with a Bernoulli likelihood.
 
     Each ``(hidden, latent)`` in ``layers`` gives the tanh widths and the latent size of one
     stochastic layer (bottom first); the generative networks mirror them. ``prior`` (default
     standard normal) is over the top layer; ``q_z1`` replaces the Gaussian posterior of the
-    first layer (e.g. an IAF posterior).
+    first layer (an IAF or a conv posterior) and ``likelihood`` the MLP decoder of x given
+    z1 (a conv or PixelCNN decoder, :mod:`jvae.models.conv_models`).
     """
     if not layers:
         raise ValueError("chain_vae needs at least one stochastic layer.")
@@ -66,9 +68,9 @@ def chain_vae(
                 f"p{l + 1}" if conditional else "",
             )
         )
-    likelihood = Bernoulli(
-        BernoulliMLP(tuple(reversed(layers[0][0])), data_dim), (sizes[0],), data_dim
-    )
+    if likelihood is None:
+        decoder = BernoulliMLP(tuple(reversed(layers[0][0])), data_dim)
+        likelihood = Bernoulli(decoder, (sizes[0],), data_dim)
     parts = ModelParts(
         latents=tuple(latents),
         inference_order=tuple(names),
@@ -87,6 +89,7 @@ def iwae_mlp(
     prior: Prior | None = None,
     image_shape: tuple[int, int] = (28, 28),
     q_z1: Posterior | None = None,
+    likelihood: Likelihood | None = None,
 ) -> Model:
     """The IWAE paper's networks.
 
@@ -98,9 +101,12 @@ def iwae_mlp(
     if layers == 1:
         spec = [((200, 200), latent_size or 50)]
     elif layers == 2:
-        if latent_size is not None or q_z1 is not None:
-            raise ValueError("--latent-size and --posterior iaf apply to the 1-layer model only.")
+        if latent_size is not None or q_z1 is not None or likelihood is not None:
+            raise ValueError(
+                "--latent-size, --posterior iaf and --decoder conv|pixelcnn apply to the 1-layer "
+                "model only."
+            )
         spec = [((100, 100), 100), ((50, 50), 50)]
     else:
         raise ValueError(f"the IWAE paper's networks have 1 or 2 stochastic layers; got {layers}.")
-    return chain_vae(data_dim, spec, prior, image_shape, q_z1)
+    return chain_vae(data_dim, spec, prior, image_shape, q_z1, likelihood)

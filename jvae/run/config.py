@@ -8,6 +8,8 @@ from typing import Any
 
 from jvae.estimators import ESTIMATORS
 from jvae.models.build import ARCHITECTURES, POSTERIORS, PRIORS
+from jvae.models.conv_models import DECODERS, LIKELIHOODS
+from jvae.models.dsprites_vae import DSPRITES_ARCHITECTURES
 from jvae.training.train import LR_SCHEDULES
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -49,6 +51,14 @@ ARCHITECTURE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             kl_warmup=50_000,
         ),
     },
+    # Burgess et al. 2018: Adam 5e-4, batch 64 (Higgins et al. 2017 used Adagrad 1e-2, batch 64).
+    **{
+        name: {
+            preset: dict(batch_size=64, learning_rate=5e-4, lr_schedule="constant", adam_eps=1e-8)
+            for preset in ("smoke", "cpu", "paper")
+        }
+        for name in DSPRITES_ARCHITECTURES
+    },
 }
 MODELS = ("vae", "iwae")
 BOUNDS = ("elbo", "iwae", "miwae", "ciwae", "piwae", "renyi")
@@ -65,8 +75,16 @@ class Config:
     (``layers`` 1 or 2, ``latent_size`` for 1 layer, 0 = 50) or the VampPrior paper's ``hvae``;
     ``prior`` is over the top latent (``components`` for mixtures, ``flow_steps`` for the AF
     prior); ``posterior`` is ``'gaussian'`` or ``'iaf'`` (``flow_steps`` steps) on the latent
-    read from x. ``kl_warmup`` raises the
-    KL weight linearly from 0 to 1 over that many steps. ``validation`` images are carved from
+    read from x; ``decoder`` is the architecture's own ``'mlp'``, the ``'conv'`` pair or a
+    ``'pixelcnn'`` of radius ``receptive_field`` (:mod:`jvae.models.conv_models`), with a
+    ``'bernoulli'`` or (8-bit grey levels, no binarisation) ``'logistic'`` ``likelihood``.
+    ``kl_warmup`` raises the
+    KL weight linearly from 0 to 1 over that many steps (``kl_cycles`` > 0: that many cyclical
+    ramps instead). ``kl_weight`` (beta), ``free_bits`` (lambda nats per group of
+    ``free_bits_groups`` groups, 0 = one per latent dimension) and ``capacity`` (C_max nats,
+    reached after ``capacity_steps``, weight ``capacity_gamma``) reweight the ELBO's KL term
+    (:class:`jvae.objectives.KLReweighting`, ``None`` = not used); ``kl_weight`` with another
+    bound tempers its log-weights instead. ``validation`` images are carved from
     the end of the training set: the best epoch by validation ELBO is kept, and with
     ``patience`` > 0 training stops after that many epochs without improvement.
     ``sample_shards > 1`` splits the ``nll_k`` samples of the test NLL over that many devices
@@ -105,6 +123,17 @@ class Config:
     adam_eps: float = 1e-4
     posterior: str = "gaussian"
     flow_steps: int = 2
+    decoder: str = "mlp"
+    likelihood: str = "bernoulli"
+    receptive_field: int = 6
+    pixelcnn_channels: int = 32
+    kl_weight: float | None = None
+    kl_cycles: int = 0
+    free_bits: float | None = None
+    free_bits_groups: int = 0
+    capacity: float | None = None
+    capacity_steps: int = 0
+    capacity_gamma: float = 1000.0
 
     @classmethod
     def from_preset(cls, preset: str = "smoke", **overrides: Any) -> Config:
@@ -120,6 +149,13 @@ class Config:
     def objective(self) -> str:
         """The bound trained: ``bound`` if set, else ELBO for ``vae`` and IWAE for ``iwae``."""
         return self.bound or ("elbo" if self.model == "vae" else "iwae")
+
+    @property
+    def reweights_kl(self) -> bool:
+        """Whether the ELBO's KL term is reweighted (beta-VAE, free bits, capacity) rather than
+        a bound of (tempered) log-weights trained."""
+        chosen = (self.kl_weight, self.free_bits, self.capacity)
+        return self.objective == "elbo" and any(v is not None for v in chosen)
 
     def __post_init__(self) -> None:
         checks = [
@@ -166,8 +202,10 @@ class Config:
             ),
             (self.latent_size >= 0, f"latent_size must be >= 0, got {self.latent_size}"),
             (
-                not self.latent_size or (self.architecture == "iwae" and self.layers == 1),
-                "--latent-size applies to the 1-layer iwae architecture only",
+                not self.latent_size
+                or (self.architecture == "iwae" and self.layers == 1)
+                or self.architecture in DSPRITES_ARCHITECTURES,
+                "--latent-size applies to the 1-layer iwae and the dSprites architectures only",
             ),
             (self.kl_warmup >= 0, f"kl_warmup (steps) must be >= 0, got {self.kl_warmup}"),
             (self.validation >= 0, f"validation must be >= 0, got {self.validation}"),
@@ -194,10 +232,97 @@ class Config:
                 f"--prior {self.prior} mixes Gaussian posteriors q(z | u), which an IAF "
                 "posterior is not: use --posterior gaussian or another prior",
             ),
+            (
+                self.architecture not in DSPRITES_ARCHITECTURES
+                or (self.layers == 1 and self.posterior == "gaussian"),
+                f"--architecture {self.architecture} has one Gaussian latent layer: use --layers 1 "
+                "and --posterior gaussian",
+            ),
+            *self._kl_checks(),
+            *self._decoder_checks(),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message + ".")
+
+    def _decoder_checks(self) -> list[tuple[bool, str]]:
+        """The decoder options' checks."""
+        conv_ok = self.architecture == "hvae" or (self.architecture == "iwae" and self.layers == 1)
+        return [
+            (
+                self.decoder in DECODERS,
+                f"unknown decoder {self.decoder!r}; choose one of {DECODERS}",
+            ),
+            (
+                self.likelihood in LIKELIHOODS,
+                f"unknown likelihood {self.likelihood!r}; choose one of {LIKELIHOODS}",
+            ),
+            (
+                self.decoder == "mlp" or conv_ok,
+                f"--decoder {self.decoder} applies to the 1-layer iwae and the hvae architectures",
+            ),
+            (
+                self.likelihood == "bernoulli" or self.decoder != "mlp",
+                "--likelihood logistic needs --decoder conv or pixelcnn",
+            ),
+            (
+                self.receptive_field >= 1,
+                f"--receptive-field must be >= 1, got {self.receptive_field}",
+            ),
+            (self.pixelcnn_channels >= 1, "--pixelcnn-channels must be >= 1"),
+        ]
+
+    def _kl_checks(self) -> list[tuple[bool, str]]:
+        """The KL options' checks: ranges, and the combinations that have no meaning."""
+        set_ = {
+            name: value is not None
+            for name, value in (
+                ("--kl-weight", self.kl_weight),
+                ("--free-bits", self.free_bits),
+                ("--capacity", self.capacity),
+            )
+        }
+        non_negative = [
+            (name, value)
+            for name, value in (
+                ("--kl-weight", self.kl_weight),
+                ("--free-bits", self.free_bits),
+                ("--capacity", self.capacity),
+                ("--kl-cycles", self.kl_cycles),
+                ("--free-bits-groups", self.free_bits_groups),
+                ("--capacity-steps", self.capacity_steps),
+            )
+            if value is not None
+        ]
+        return [
+            *((value >= 0, f"{name} must be >= 0, got {value}") for name, value in non_negative),
+            (self.capacity_gamma > 0, f"--capacity-gamma must be > 0, got {self.capacity_gamma}"),
+            (
+                not self.kl_cycles or self.kl_cycles <= self.kl_warmup,
+                f"--kl-cycles {self.kl_cycles} splits --kl-warmup STEPS into cycles: give "
+                f"--kl-warmup >= {self.kl_cycles}",
+            ),
+            (
+                not (set_["--free-bits"] and set_["--capacity"]),
+                "--free-bits and --capacity are two different KL penalties: choose one",
+            ),
+            (
+                not set_["--capacity"]
+                or not (set_["--kl-weight"] or self.kl_warmup or self.kl_cycles),
+                "--capacity weights |KL - C| by --capacity-gamma and raises C over "
+                "--capacity-steps: drop --kl-weight, --kl-warmup and --kl-cycles",
+            ),
+            (
+                self.objective == "elbo" or not (set_["--free-bits"] or set_["--capacity"]),
+                f"--free-bits and --capacity reweight the ELBO's KL term, not the {self.objective} "
+                "bound: use --model vae",
+            ),
+            (
+                not self.reweights_kl or self.estimator == "reparam",
+                "the KL reweightings (--kl-weight, --free-bits, --capacity) of the ELBO train with "
+                f"--estimator reparam (an analytic KL has no score term); got {self.estimator}",
+            ),
+        ]
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

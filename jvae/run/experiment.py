@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import pathlib
 import time
 from typing import Any
@@ -32,11 +33,13 @@ from jvae.diagnostics import nll
 from jvae.diagnostics.active_units import active_units
 from jvae.models.build import build_model as _build
 from jvae.models.model import Model
-from jvae.objectives import linear_kl_warmup
 from jvae.reports import figures
+from jvae.reports.kl_curves import read_records, save_kl_per_dim
 from jvae.reports.progress import progress_bar
 from jvae.reports.summary import write_summary
+from jvae.reports.traversals import latent_traversal, save_traversals, supports_traversals
 from jvae.run.config import Config
+from jvae.run.objective import kl_choices, kl_record, make_step
 from jvae.training import parallel
 from jvae.training.checkpoint import Checkpoints
 from jvae.training.train import (
@@ -45,7 +48,6 @@ from jvae.training.train import (
     learning_rate_schedule,
     make_epoch,
     make_optimizer,
-    make_train_step,
 )
 
 
@@ -92,7 +94,7 @@ def load_data(config: Config, data_dir: str | None = None) -> dict[str, np.ndarr
             raise ValueError(
                 f"--validation {config.validation} leaves no training images (of {len(train)})."
             )
-        out["valid"] = np.asarray(data_lib.static_binarize(train[-config.validation :], seed=1))
+        out["valid"] = binarize_for(config, train[-config.validation :], seed=1)
         train = train[: -config.validation]
     if config.train_subset:
         train = train[: config.train_subset]
@@ -104,7 +106,15 @@ def load_data(config: Config, data_dir: str | None = None) -> dict[str, np.ndarr
         raise ValueError(
             f"batch_size {config.batch_size} exceeds the {train.shape[0]} training examples."
         )
-    return {"train": train, "test": np.asarray(data_lib.static_binarize(test, seed=0)), **out}
+    return {"train": train, "test": binarize_for(config, test, seed=0), **out}
+
+
+def binarize_for(config: Config, images: np.ndarray, seed: int) -> np.ndarray:
+    """Evaluation images: statically binarised with ``seed`` for a Bernoulli likelihood, the
+    grey levels themselves for a discretised logistic."""
+    if config.likelihood == "logistic":
+        return np.asarray(images, np.float32)
+    return np.asarray(data_lib.static_binarize(images, seed=seed))
 
 
 def check_devices(config: Config) -> Mesh:
@@ -210,17 +220,8 @@ def train(
     optimizer = make_optimizer(
         steps_per_epoch, config.learning_rate, config.lr_schedule, config.adam_eps
     )
-    bound, encoder_bound = objective_bounds(config)
-    kl_schedule = linear_kl_warmup(config.kl_warmup) if config.kl_warmup else None
-    step = make_train_step(
-        model,
-        optimizer,
-        config.k,
-        bound,
-        config.estimator,
-        encoder_bound,
-        kl_schedule=kl_schedule,
-    )
+    kl_schedule, reweighting = kl_choices(config)
+    step = make_step(config, model, optimizer, objective_bounds(config))
     epoch_fn = parallel.jit_epoch(
         make_epoch(step, config.batch_size, shard_batch=parallel.constrain_batch(mesh)), mesh
     )
@@ -264,8 +265,7 @@ def train(
                 "seconds": round(seconds, 3),
                 "steps_per_s": round(steps_per_epoch / seconds, 2),
             }
-            if kl_schedule is not None:
-                record["kl_weight"] = float(kl_schedule(int(state.step) - 1))
+            record.update(kl_record(metrics, kl_schedule, reweighting, int(state.step) - 1))
             stop = False
             if validation is not None:
                 record["valid_elbo"], stop = validation.update(epoch + 1, state)
@@ -349,6 +349,11 @@ def evaluate_run(
         "unit_variances": [u["variances"].round(5).tolist() for u in units],
         "eval_seconds": round(eval_seconds, 1),
         "test_examples": int(len(test)),
+        "bits_per_dim": (
+            -table[config.nll_k]["mean"] / (model.data_dim * math.log(2.0))
+            if config.likelihood == "logistic"
+            else None
+        ),
     }
     if not _is_primary():
         return result
@@ -366,7 +371,9 @@ def write_figures(
     test: np.ndarray,
     rng_key: jax.Array,
 ) -> None:
-    """``samples.png``, ``reconstructions.png`` and, for a VampPrior, ``pseudo_inputs.png``."""
+    """``samples.png``, ``reconstructions.png``; for a VampPrior, ``pseudo_inputs.png``; for a
+    model with one Gaussian latent, ``traversals.png`` (of the first test image); and where the
+    run logged the KL per dimension, ``kl_per_dim.png``."""
     side = model.image_shape
     figures.save_grid(
         np.asarray(model.sample(params, jax.random.fold_in(rng_key, 1), 64)),
@@ -387,6 +394,15 @@ def write_figures(
         figures.save_grid(
             u, workdir / "pseudo_inputs.png", 8, f"VampPrior pseudo-inputs ({kind})", side
         )
+    name = f"{config.architecture}, {config.dataset}, seed {config.seed}"
+    if supports_traversals(model):
+        traversal = latent_traversal(model, params, test[0], test[:500])
+        save_traversals(traversal, workdir / "traversals.png", f"latent traversals ({name})", side)
+    save_kl_per_dim(
+        read_records(workdir / "metrics.jsonl"),
+        workdir / "kl_per_dim.png",
+        f"KL per dimension ({name})",
+    )
 
 
 def load_run(workdir: str | pathlib.Path) -> tuple[Config, Model, Any]:

@@ -1,10 +1,11 @@
 """Training: ``step(rng_key, state, batch) -> (state, metrics)`` and a scanned epoch.
 
-Fixed choices (model, bound, estimator, K, optimiser, KL-weight schedule) are bound by
-closure, so the step jits without static arguments. One epoch is one jitted ``lax.scan`` over
-minibatches of a dataset that stays on device; each step's key is ``fold_in(key, step)`` and
-each epoch's permutation ``fold_in(key, -1 - epoch)``, so a run resumed from a checkpoint
-repeats the same stream and ends with the same parameters as an uninterrupted one.
+Fixed choices (model, bound or KL reweighting, estimator, K, optimiser, KL-weight schedule)
+are bound by closure, so the step jits without static arguments. One epoch is one jitted
+``lax.scan`` over minibatches of a dataset that stays on device; each step's key is
+``fold_in(key, step)`` and each epoch's permutation ``fold_in(key, -1 - epoch)``, so a run
+resumed from a checkpoint repeats the same stream and ends with the same parameters as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import optax
 from jvae import bounds
 from jvae.estimators import make_objective
 from jvae.models.model import Model
+from jvae.objectives import KLReweighting, analytic_kl, make_kl_objective
 
 PAPER_STAGES = 8
 
@@ -97,50 +99,115 @@ def make_train_step(
     model: Model,
     optimizer: optax.GradientTransformation,
     num_samples: int,
-    bound: bounds.Bound = bounds.iwae,
+    bound: bounds.Bound | None = None,
     estimator: str = "reparam",
     encoder_bound: bounds.Bound | None = None,
     binarize: bool = True,
     kl_schedule: optax.Schedule | None = None,
+    reweighting: KLReweighting | None = None,
 ) -> Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]:
     """One optimisation step on a batch ``[B, D]``.
+
+    The objective is a ``bound`` of the log-weights (default :func:`jvae.bounds.iwae`) with a
+    gradient ``estimator`` (:func:`jvae.estimators.make_objective`) or, with ``reweighting``,
+    a KL reweighting of the ELBO's terms (beta-VAE, free bits, controlled capacity:
+    :func:`jvae.objectives.make_kl_objective`), which takes no bound but the ELBO, no estimator
+    but ``'reparam'``, and carries its own KL schedule.
 
     With ``binarize`` the batch holds grey levels in [0, 1] and is binarised with a fresh draw
     (dynamic binarisation). With ``kl_schedule`` the bound is taken of log-weights whose KL
     part is weighted by ``kl_schedule(state.step)`` (:mod:`jvae.objectives`). A step whose loss
     or gradient is not finite leaves params and optimiser state unchanged and increments
-    ``state.skipped``.
+    ``state.skipped``. Metrics: ``loss``, ``finite``, the KL weight when there is one, and the
+    batch-mean KL per latent dimension ``kl_per_dim`` where the model has it in closed form
+    (:func:`jvae.objectives.analytic_kl`; computed from the params before the update); a
+    reweighting adds its ``reconstruction``, ``kl`` and ``capacity``.
     """
+    if reweighting is not None:
+        return _kl_train_step(
+            model, optimizer, num_samples, bound, estimator, encoder_bound, binarize, kl_schedule,
+            reweighting,
+        )  # fmt: skip
     value_and_grad = make_objective(
         functools.partial(model.log_weights, num_samples=num_samples),
-        bound,
+        bounds.iwae if bound is None else bound,
         estimator,
         encoder_bound,
     )
+    kl_per_dim = analytic_kl(model)
 
     def step(rng_key: jax.Array, state: TrainState, batch: jax.Array) -> tuple[TrainState, dict]:
         key_bin, key_z = jax.random.split(rng_key)
         x = jax.random.bernoulli(key_bin, batch).astype(batch.dtype) if binarize else batch
         kl_weight = None if kl_schedule is None else kl_schedule(state.step)
         info, grads = value_and_grad(state.params, key_z, x, kl_weight)
-        finite = jnp.isfinite(info.loss) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
-        )
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        keep = functools.partial(jnp.where, finite)
-        new_state = TrainState(
-            step=state.step + 1,
-            params=jax.tree.map(keep, params, state.params),
-            opt_state=jax.tree.map(keep, opt_state, state.opt_state),
-            skipped=state.skipped + (~finite).astype(jnp.int32),
-        )
+        new_state, finite = _apply(optimizer, state, info.loss, grads)
         metrics = {"loss": info.loss, "finite": finite}
         if kl_weight is not None:
             metrics["kl_weight"] = kl_weight
+        if kl_per_dim is not None:
+            kl = kl_per_dim(jax.lax.stop_gradient(state.params), x)
+            metrics["kl_per_dim"] = jnp.mean(kl, axis=0)
         return new_state, metrics
 
     return step
+
+
+def _kl_train_step(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    num_samples: int,
+    bound: bounds.Bound | None,
+    estimator: str,
+    encoder_bound: bounds.Bound | None,
+    binarize: bool,
+    kl_schedule: optax.Schedule | None,
+    reweighting: KLReweighting,
+) -> Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]:
+    """:func:`make_train_step` of a KL reweighting; one-line ``ValueError`` for a choice it
+    does not take."""
+    if bound not in (None, bounds.elbo) or encoder_bound is not None:
+        raise ValueError(
+            "the KL reweightings (--kl-weight, --free-bits, --capacity) reweight the ELBO's "
+            "terms; use --model vae (or --bound elbo)."
+        )
+    if estimator != "reparam":
+        raise ValueError(
+            "the KL reweightings train with --estimator reparam (an analytic KL has no score "
+            f"term for STL or DReG to remove); got {estimator!r}."
+        )
+    if kl_schedule is not None:
+        raise ValueError("a KL reweighting carries its own KL schedule; pass kl_schedule=None.")
+    value_and_grad = make_kl_objective(model, num_samples, reweighting)
+
+    def step(rng_key: jax.Array, state: TrainState, batch: jax.Array) -> tuple[TrainState, dict]:
+        key_bin, key_z = jax.random.split(rng_key)
+        x = jax.random.bernoulli(key_bin, batch).astype(batch.dtype) if binarize else batch
+        info, grads, metrics = value_and_grad(state.params, key_z, x, state.step)
+        new_state, finite = _apply(optimizer, state, info.loss, grads)
+        return new_state, {"loss": info.loss, "finite": finite, **metrics}
+
+    return step
+
+
+def _apply(
+    optimizer: optax.GradientTransformation, state: TrainState, loss: jax.Array, grads: Any
+) -> tuple[TrainState, jax.Array]:
+    """The optimiser's update, kept only if the loss and every gradient are finite; returns the
+    new state and that flag."""
+    finite = jnp.isfinite(loss) & jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+    )
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    keep = functools.partial(jnp.where, finite)
+    new_state = TrainState(
+        step=state.step + 1,
+        params=jax.tree.map(keep, params, state.params),
+        opt_state=jax.tree.map(keep, opt_state, state.opt_state),
+        skipped=state.skipped + (~finite).astype(jnp.int32),
+    )
+    return new_state, finite
 
 
 def make_epoch(
@@ -151,7 +218,9 @@ def make_epoch(
     """One pass over ``data[N, D]`` in a single ``lax.scan`` (drops the last partial batch).
 
     ``shard_batch`` places each gathered batch (e.g. a sharding constraint for data parallel
-    training); the identity on one device.
+    training); the identity on one device. Returns the loss and every other metric of the step
+    (``kl_per_dim``, ...) averaged over the steps whose loss and gradient were finite, and
+    ``nonfinite``, the number of the others.
     """
 
     def epoch(rng_key: jax.Array, state: TrainState, data: jax.Array) -> tuple[TrainState, dict]:
@@ -168,11 +237,16 @@ def make_epoch(
             return step(jax.random.fold_in(rng_key, s.step), s, batch)
 
         state, metrics = jax.lax.scan(body, state, order)
+        finite = metrics.pop("finite")
+        kept = jnp.maximum(jnp.sum(finite), 1)
+
+        def mean(value: jax.Array) -> jax.Array:
+            rows = jnp.reshape(finite, finite.shape + (1,) * (value.ndim - 1))
+            return jnp.mean(jnp.where(rows, value, 0.0), axis=0) * steps / kept
+
         return state, {
-            "loss": jnp.mean(jnp.where(metrics["finite"], metrics["loss"], 0.0))
-            * steps
-            / jnp.maximum(jnp.sum(metrics["finite"]), 1),
-            "nonfinite": jnp.sum(~metrics["finite"]),
+            **{name: mean(v) for name, v in metrics.items()},
+            "nonfinite": jnp.sum(~finite),
         }
 
     return epoch

@@ -1,0 +1,1 @@
+"""beta-VAE, controlled capacity and the disentanglement metrics on dSprites."""

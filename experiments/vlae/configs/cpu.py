@@ -1,0 +1,22 @@
+"""A 2-core CPU budget: every row 10 passes over the 60,000 training images (batch 100, the
+IWAE paper's learning-rate schedule), PixelCNNs of 16 channels with a radius-3 field (VLAE) or
+a radius-14 field (the collapse contrast), test NLL with K=200 on the first 1,000 test images
+(a PixelCNN decoder makes K=5000 on 10,000 images days of CPU time), KL per test image from 10
+draws."""
+
+from experiments.vlae.configs.rows import rows
+
+
+def get_config() -> dict:
+    return dict(
+        preset="cpu",
+        rows=rows(small_field=3, large_field=14),
+        overrides=dict(
+            model="vae", k=1, epochs=10, nll_k=200, test_subset=1000, pixelcnn_channels=16
+        ),  # fmt: skip
+        rate_samples=10,
+        figure_images=6,
+        figure_samples=4,
+        workdir="runs/vlae/cpu",
+        results="experiments/vlae/results/cpu",
+    )
