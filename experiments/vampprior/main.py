@@ -34,7 +34,7 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
     workdir, results = root / spec["workdir"], root / spec["results"]
     rows = {}
     for name, row in spec["rows"].items():
-        config = Config.from_preset(spec["preset"], **spec["overrides"], **row)
+        config = Config.from_preset(spec["preset"], **{**spec["overrides"], **row})
         folder = workdir / name
         if (folder / "eval.json").exists():
             result = json.loads((folder / "eval.json").read_text())
