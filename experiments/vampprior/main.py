@@ -29,10 +29,12 @@ from jvae.run.config import Config  # noqa: E402
 
 
 def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None = None) -> str:
-    """Every row of ``spec`` (a preset's config); returns the markdown table."""
+    """Every row of ``spec`` (a preset's config); returns the markdown table, which is also
+    rewritten after each row (a table of the rows finished so far)."""
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
-    rows = {}
+    rows: dict[str, dict] = {}
+    table = ""
     for name, row in spec["rows"].items():
         config = Config.from_preset(spec["preset"], **{**spec["overrides"], **row})
         folder = workdir / name
@@ -43,11 +45,10 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
             result = experiment.train_and_evaluate(config, folder, data_dir, resume, False)
         rows[name] = summarise(folder, config, result)
         copy_figures(folder, results / "figures", name)
-    (results / "rows").mkdir(parents=True, exist_ok=True)
-    for name, row in rows.items():
-        (results / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))
-    table = markdown(rows, spec["preset"], describe())
-    (results / "table.md").write_text(table)
+        (results / "rows").mkdir(parents=True, exist_ok=True)
+        (results / "rows" / f"{name}.json").write_text(json.dumps(rows[name], indent=2))
+        table = markdown(rows, spec["preset"], describe())
+        (results / "table.md").write_text(table)
     return table
 
 
