@@ -94,6 +94,19 @@ def figures(spec: dict, root: pathlib.Path, data_dir: str | None) -> None:
         save_posterior_figure([panels], toy, title)
 
 
+def budget_row(label: str, result: dict) -> str:
+    """A markdown row of a model's training budget (from its ``metrics.jsonl``) and the wall
+    time of its surgery."""
+    workdir = pathlib.Path(result["run"]["workdir"])
+    epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    batch = json.loads((workdir / "config.json").read_text())["batch_size"]
+    train = sum(e["seconds"] for e in epochs)
+    return (
+        f"| {label} | {len(epochs)} | {batch} | {train:.0f} | {result['seconds']:.1f} | "
+        f"{result['devices']} |"
+    )
+
+
 def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None = None) -> str:
     """Every row of ``spec`` (a preset's config), the figures and ``table.md``; returns the
     markdown table."""
@@ -112,7 +125,16 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
     ]
     for name, result in rows.items():
         lines.append(table_row(spec["rows"][name]["label"], result, result["nll"], result["paper"]))
-    lines += ["", "![q_EW](posterior_qew.png)", "", "![q_EW toy](posterior_qew_toy.png)"]
+    lines += [
+        "",
+        "| model | passes | batch | train (s) | surgery (s) | devices |",
+        "|" + " --- |" * 6,
+        *(budget_row(spec["rows"][name]["label"], result) for name, result in rows.items()),
+        "",
+        "![q_EW](posterior_qew.png)",
+        "",
+        "![q_EW toy](posterior_qew_toy.png)",
+    ]
     table = "\n".join(lines) + "\n"
     (root / spec["results"] / "table.md").write_text(table)
     return table
