@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jvae.run import experiment
+from jvae.run.config import Config
 
 ROOT = pathlib.Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))  # the `experiments` package
@@ -111,8 +112,11 @@ def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):
     table = main.run_table(spec, root=tmp_path)
     results = tmp_path / spec["results"]
     assert (results / "table.md").read_text() == table
-    lines = [line for line in table.splitlines() if line.startswith("| VAE")]
+    surgery, budget = table.split("\n\n")[1:3]
+    lines = [line for line in surgery.splitlines() if line.startswith("| VAE")]
     assert len(lines) == 2 and "| -129.63 | 7.41 | 7.20 | 0.21 |" in lines[0]  # the paper's
+    passes = spec["overrides"].get("epochs") or Config.from_preset("smoke").epochs
+    assert f"| VAE 2-D | {passes} |" in budget  # each model's training budget
     for name, analytic in (("vae_2d", True), ("vamp_2d", False)):
         row = json.loads((results / "rows" / f"{name}.json").read_text())
         se = row["stderr"]
