@@ -71,6 +71,7 @@ def run_row(spec: dict, name: str, index: int, root: pathlib.Path, data_dir: str
     evaluation = workdir / "eval.json"
     result["nll"] = json.loads(evaluation.read_text())["nll"] if evaluation.exists() else None
     result["paper"] = spec["rows"][name].get("paper")
+    result["budget"] = training_budget(workdir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     return result
@@ -94,16 +95,22 @@ def figures(spec: dict, root: pathlib.Path, data_dir: str | None) -> None:
         save_posterior_figure([panels], toy, title)
 
 
-def budget_row(label: str, result: dict) -> str:
-    """A markdown row of a model's training budget (from its ``metrics.jsonl``) and the wall
-    time of its surgery."""
-    workdir = pathlib.Path(result["run"]["workdir"])
+def training_budget(workdir: pathlib.Path) -> dict:
+    """Passes, batch size and training wall seconds of a ``jvae train`` folder."""
     epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    batch = json.loads((workdir / "config.json").read_text())["batch_size"]
-    train = sum(e["seconds"] for e in epochs)
+    return dict(
+        passes=len(epochs),
+        batch_size=json.loads((workdir / "config.json").read_text())["batch_size"],
+        train_seconds=round(sum(e["seconds"] for e in epochs), 1),
+    )
+
+
+def budget_row(label: str, result: dict) -> str:
+    """A markdown row of a model's training budget and the wall time of its surgery."""
+    b = result["budget"]
     return (
-        f"| {label} | {len(epochs)} | {batch} | {train:.0f} | {result['seconds']:.1f} | "
-        f"{result['devices']} |"
+        f"| {label} | {b['passes']} | {b['batch_size']} | {b['train_seconds']:.0f} | "
+        f"{result['seconds']:.1f} | {result['devices']} |"
     )
 
 
