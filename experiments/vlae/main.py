@@ -43,13 +43,14 @@ def decoder_samples(model, params, rng_key, x: np.ndarray, num: int) -> np.ndarr
 
 
 def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None = None) -> str:
-    """Every row of ``spec`` (a preset's config) and the collapse figure; returns the table."""
+    """Every row of ``spec`` (a preset's config) and the collapse figure; returns the table,
+    which is also rewritten after each row (the rows finished so far)."""
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
     (results / "rows").mkdir(parents=True, exist_ok=True)
     rows, rates, decoded = {}, {}, {}
     for i, (name, row) in enumerate(spec["rows"].items()):
-        config = Config.from_preset(spec["preset"], **spec["overrides"], **row)
+        config = Config.from_preset(spec["preset"], **{**spec["overrides"], **row})
         folder = workdir / name
         if (folder / "eval.json").exists():
             result = json.loads((folder / "eval.json").read_text())
@@ -62,6 +63,7 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
         rate = rate_distortion(model, params, key, test, spec["rate_samples"])
         rows[name] = summarise(folder, config, result, rate)
         (results / "rows" / f"{name}.json").write_text(json.dumps(rows[name], indent=2))
+        (results / "table.md").write_text(markdown(rows, spec["preset"], describe()))
         if name in ("vlae", "pixelcnn_large_field"):
             rates[name] = rate["rate"]
             images = test[: spec["figure_images"]]
@@ -69,9 +71,7 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
                 model, params, jax.random.fold_in(key, i), images, spec["figure_samples"]
             )
     save_collapse_figure(rates, images, decoded, results / "collapse.png")
-    table = markdown(rows, spec["preset"], describe())
-    (results / "table.md").write_text(table)
-    return table
+    return (results / "table.md").read_text()
 
 
 def main(argv: list[str] | None = None) -> None:
