@@ -67,7 +67,7 @@ def markdown(rows: dict[str, dict], preset: str, machine: str) -> str:
             f"| {name} | {NAMES[name]} | {r['nll']:.2f} | {r['elbo']:.2f} | "
             f"{r['kl']:.2f} ± {r['kl_stderr']:.2f} | {r['distortion']:.2f} | "
             f"{'+'.join(map(str, r['active_units']))} | {field} | {r['passes']} | "
-            f"{r['train_seconds'] / 60:.0f} | {r['eval_seconds'] / 60:.1f} | "
+            f"{r['train_seconds'] / 60:.1f} | {r['eval_seconds'] / 60:.1f} | "
             f"{'–' if paper is None else f'{paper:.2f}'} |"
         )
     lines += [

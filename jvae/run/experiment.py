@@ -132,14 +132,19 @@ def _is_primary() -> bool:
     return jax.process_index() == 0
 
 
+#: Fields a resumed run may change: the training length and how evaluation is batched.
+RESUME_MAY_CHANGE = ("epochs", "eval_batch", "nll_chunk")
+
+
 def _save_config(config: Config, workdir: pathlib.Path, resume: bool) -> None:
     path = workdir / "config.json"
     if resume and path.exists():
         saved = Config.from_json(path.read_text())
-        if dataclasses.replace(saved, epochs=config.epochs) != config:
+        changeable = {name: getattr(config, name) for name in RESUME_MAY_CHANGE}
+        if dataclasses.replace(saved, **changeable) != config:
             raise ValueError(
-                f"--resume with a different config than the one in {path} (only --epochs may "
-                "change); use the same flags or a new workdir."
+                f"--resume with a different config than the one in {path} (only "
+                f"{', '.join(RESUME_MAY_CHANGE)} may change); use the same flags or a new workdir."
             )
     if _is_primary():
         path.write_text(config.to_json())
