@@ -42,10 +42,12 @@ def run_table(
     root: pathlib.Path | None = None,
     only: tuple[str, ...] = (),
 ) -> str:
-    """Every row of ``spec`` (a preset's config); returns the markdown table. With ``only``
-    (row names), only those rows are trained; the others enter the table when finished."""
+    """Every row of ``spec`` (a preset's config); returns the markdown table, which is also
+    rewritten (with the figure) after each row. With ``only`` (row names), only those rows are
+    trained; the others enter the table when finished."""
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
+    (results / "rows").mkdir(parents=True, exist_ok=True)
     rows = {}
     for dataset in spec["datasets"]:
         for layers in spec["layers"]:
@@ -63,15 +65,12 @@ def run_table(
                     if only and name not in only and not (workdir / name / "eval.json").exists():
                         continue
                     result = run_row(config, workdir / name, data_dir)
-                    rows[dataset, layers, k, model] = summarise(workdir / name, config, result)
-    (results / "rows").mkdir(parents=True, exist_ok=True)
-    for (dataset, layers, k, model), row in rows.items():
-        path = results / "rows" / f"{row_name(dataset, layers, model, k)}.json"
-        path.write_text(json.dumps(row, indent=2))
-    table = markdown(rows, spec["preset"], describe())
-    (results / "table.md").write_text(table)
-    figure(rows, results / "nll_vs_k.png")
-    return table
+                    row = summarise(workdir / name, config, result)
+                    rows[dataset, layers, k, model] = row
+                    (results / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))
+                    (results / "table.md").write_text(markdown(rows, spec["preset"], describe()))
+                    figure(rows, results / "nll_vs_k.png")
+    return (results / "table.md").read_text()
 
 
 def main(argv: list[str] | None = None) -> None:
