@@ -70,6 +70,13 @@ def markdown(rows: dict[str, dict], preset: str, machine: str) -> str:
             f"{r['train_seconds'] / 60:.1f} | {r['eval_seconds'] / 60:.1f} | "
             f"{'–' if paper is None else f'{paper:.2f}'} |"
         )
+    if len({r["passes"] for r in rows.values()}) > 1:
+        lines += [
+            "",
+            "Rows trained different numbers of passes (column `passes`, the preset's budget): "
+            "their NLLs do not compare across budgets; the collapse contrast reads KL and the "
+            "decoder's samples.",
+        ]
     lines += [
         "",
         "The field is the PixelCNN's radius: each pixel sees that many rows above it (as many "
