@@ -32,7 +32,7 @@ def assert_trees_equal(a, b) -> None:
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-N, EPOCHS = 4800, 2  # 200 steps per epoch
+N, EPOCHS = 9600, 2  # 400 steps per epoch: an epoch lasts far longer than the kill's latency
 STEPS = N // _workers.config().batch_size
 
 
@@ -57,7 +57,8 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(
     while not first.exists():  # orbax renames a finished checkpoint into place
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
         time.sleep(0.02)
-    time.sleep(0.3)
+    # The metrics line comes before the checkpoint, which orbax renames into place only when
+    # complete: epoch 2 has just begun, and is killed at once.
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
