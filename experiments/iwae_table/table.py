@@ -6,6 +6,7 @@ import json
 import pathlib
 from typing import Any
 
+from jvae.data import DATASET_NOTES
 from jvae.reports.figures import plt
 
 # Burda et al. 2015, table 1: test NLL (active units), keyed by (dataset, layers, k, model).
@@ -95,6 +96,7 @@ def markdown(rows: dict[tuple[str, int, int, str], dict], preset: str, machine: 
         "",
         "At k=1 VAE and IWAE train the same objective: one run serves both columns.",
         "",
+        *(f"Data: {DATASET_NOTES[d]}\n" for d in datasets if d in DATASET_NOTES),
         "| dataset | layers | k | model | NLL | L_1 (ELBO) | active units | passes | batch | "
         "train (s) | eval (s) | test images |",
         "|" + " --- |" * 12,
