@@ -6,10 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.scipy.special import logsumexp
 
 from jvae import bounds
+from jvae.diagnostics import nll
+from jvae.distributions import standard_normal_log_prob
 from jvae.estimators import make_objective
-from jvae.models import iwae_mlp, linear_gaussian
+from jvae.models import chain_vae, iwae_mlp, linear_gaussian
+
+KEY = jax.random.PRNGKey(0)
 
 
 @pytest.mark.parametrize("layers,latents", [(1, (50,)), (2, (100, 50))])
@@ -101,3 +106,32 @@ def test_wrong_data_shape_is_named(rng_key):
         model.log_weights(params, rng_key, jnp.zeros((3, 28, 28)), 2)
     with pytest.raises(ValueError, match=r"\[B, 784\].*\(3, 100\)"):
         model.log_weights(params, rng_key, jnp.zeros((3, 100)), 2)
+
+
+def test_two_layer_chain_bound_converges_to_its_exact_marginal():
+    """The 2-layer chain's log-weights, wired through p(z1 | z2) and q(z2 | z1), give an L_K
+    that approaches log p(x) from below; log p(x) by quadrature over (z1, z2) on a grid, from
+    the parts called with explicit parents (so a mis-wired parent cannot cancel out)."""
+    model = chain_vae(4, [((5,), 1), ((5,), 1)], image_shape=(2, 2))
+    # Scaled weights: p(z1 | z2) and p(x | z1) depend strongly on their parents.
+    params = jax.tree.map(lambda a: 2.0 * a, model.init(jax.random.PRNGKey(3)))
+    x = jnp.asarray([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0]])
+    grid = jnp.linspace(-12.0, 12.0, 2001)
+    z1, z2 = (g.reshape(-1, 1) for g in jnp.meshgrid(grid, grid, indexing="ij"))
+    log_p_z = standard_normal_log_prob(z2) + model.parts.latents[0].conditional.distribution(
+        params["decoder"]["p1"], (z2,)
+    ).log_prob(z1)
+    likelihood = model.parts.likelihood
+    exact = np.asarray(
+        [
+            logsumexp(likelihood.log_prob(params["decoder"]["p0"], row[None], (z1,)) + log_p_z)
+            + 2 * jnp.log(grid[1] - grid[0])
+            for row in x
+        ]
+    )
+    bound = np.asarray(nll.make_bound_evaluator(model, 100_000, 10_000)(params, KEY, x))
+    assert np.all(bound < exact + 0.01)  # a lower bound, up to Monte Carlo error
+    np.testing.assert_allclose(bound, exact, atol=0.05)
+    # ... and a strictly looser one with few samples.
+    few = np.asarray(nll.make_bound_evaluator(model, 1, 1)(params, KEY, x))
+    assert np.all(few < bound)
