@@ -27,15 +27,6 @@ from jvae.run import experiment  # noqa: E402
 from jvae.run.config import Config  # noqa: E402
 
 
-def run_row(config: Config, workdir: pathlib.Path, data_dir: str | None) -> dict:
-    """Trains and evaluates one row, or reads it back when it is finished."""
-    done = workdir / "eval.json"
-    if done.exists():
-        return json.loads(done.read_text())
-    resume = (workdir / "checkpoints").is_dir()
-    return experiment.train_and_evaluate(config, workdir, data_dir, resume=resume, progress=False)
-
-
 def run_table(
     spec: dict,
     data_dir: str | None = None,
@@ -64,7 +55,7 @@ def run_table(
                     )
                     if only and name not in only and not (workdir / name / "eval.json").exists():
                         continue
-                    result = run_row(config, workdir / name, data_dir)
+                    result = experiment.train_and_evaluate_once(config, workdir / name, data_dir)
                     row = summarise(workdir / name, config, result)
                     rows[dataset, layers, k, model] = row
                     (results / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))

@@ -38,11 +38,7 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
     for name, row in spec["rows"].items():
         config = Config.from_preset(spec["preset"], **{**spec["overrides"], **row})
         folder = workdir / name
-        if (folder / "eval.json").exists():
-            result = json.loads((folder / "eval.json").read_text())
-        else:
-            resume = (folder / "checkpoints").is_dir()
-            result = experiment.train_and_evaluate(config, folder, data_dir, resume, False)
+        result = experiment.train_and_evaluate_once(config, folder, data_dir)
         rows[name] = summarise(folder, config, result)
         copy_figures(folder, results / "figures", name)
         (results / "rows").mkdir(parents=True, exist_ok=True)

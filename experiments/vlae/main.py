@@ -52,11 +52,7 @@ def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None
     for i, (name, row) in enumerate(spec["rows"].items()):
         config = Config.from_preset(spec["preset"], **{**spec["overrides"], **row})
         folder = workdir / name
-        if (folder / "eval.json").exists():
-            result = json.loads((folder / "eval.json").read_text())
-        else:
-            resume = (folder / "checkpoints").is_dir()
-            result = experiment.train_and_evaluate(config, folder, data_dir, resume, False)
+        result = experiment.train_and_evaluate_once(config, folder, data_dir)
         _, model, params = experiment.load_run(folder)
         test = experiment.load_data(config, data_dir)["test"]
         key = jax.random.PRNGKey(config.seed + 3)

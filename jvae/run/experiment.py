@@ -452,3 +452,17 @@ def train_and_evaluate(
     arrays = load_data(config, data_dir)
     model, state = train(config, workdir, data_dir, resume, progress, arrays)
     return evaluate_run(config, workdir, model, state.params, arrays["test"], progress=progress)
+
+
+def train_and_evaluate_once(
+    config: Config, workdir: str | pathlib.Path, data_dir: str | None = None
+) -> dict[str, Any]:
+    """The evaluation of the run in ``workdir``: read back from its ``eval.json`` when the run
+    is finished, else trained (resumed from its checkpoints, if any) and evaluated. What an
+    experiment's rows use, so a killed table continues where it stopped."""
+    workdir = pathlib.Path(workdir)
+    done = workdir / "eval.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    resume = (workdir / "checkpoints").is_dir()
+    return train_and_evaluate(config, workdir, data_dir, resume=resume, progress=False)
