@@ -97,12 +97,8 @@ def figures(spec: dict, root: pathlib.Path, data_dir: str | None) -> None:
 
 def training_budget(workdir: pathlib.Path) -> dict:
     """Passes, batch size and training wall seconds of a ``jvae train`` folder."""
-    epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    return dict(
-        passes=len(epochs),
-        batch_size=json.loads((workdir / "config.json").read_text())["batch_size"],
-        train_seconds=round(sum(e["seconds"] for e in epochs), 1),
-    )
+    batch_size = json.loads((workdir / "config.json").read_text())["batch_size"]
+    return {"batch_size": batch_size, **experiment.training_budget(workdir)}
 
 
 def budget_row(label: str, result: dict) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
 from jvae.data import DATASET_NOTES
 from jvae.reports.figures import plt
+from jvae.run.experiment import training_budget
 
 # Burda et al. 2015, table 1: test NLL (active units), keyed by (dataset, layers, k, model).
 PAPER: dict[tuple[str, int, int, str], tuple[float, str]] = {}
@@ -41,7 +41,6 @@ def row_name(dataset: str, layers: int, model: str, k: int) -> str:
 
 def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dict[str, Any]:
     """One row's JSON: the evaluation, the budget and the wall times."""
-    epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     return {
         "dataset": config.dataset,
         "layers": config.layers,
@@ -51,9 +50,8 @@ def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dic
         "nll_k": result["nll_k"],
         "active_units": result["active_units"],
         "bounds": result["bounds"],
-        "passes": len(epochs),
+        **training_budget(workdir),
         "batch_size": config.batch_size,
-        "train_seconds": round(sum(e["seconds"] for e in epochs), 1),
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
         "seed": config.seed,

@@ -7,6 +7,8 @@ import pathlib
 import shutil
 from typing import Any
 
+from jvae.run.experiment import training_budget
+
 # Tomczak & Welling 2018, table 2: test log-likelihood of HVAE (L=2) on dynamic MNIST.
 PAPER = {"sg": -85.89, "mog": -85.07, "vamp-data": -85.71, "vamp": -83.19}
 PRIOR_NAMES = {
@@ -19,7 +21,6 @@ PRIOR_NAMES = {
 
 def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dict[str, Any]:
     """One row's JSON: evaluation, budget (passes, best epoch) and wall times."""
-    epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     stopping = workdir / "early_stopping.json"
     best = json.loads(stopping.read_text()) if stopping.exists() else {}
     return {
@@ -33,11 +34,10 @@ def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dic
         "elbo": result["bounds"]["1"]["mean"],
         "bounds": result["bounds"],
         "active_units": result["active_units"],
-        "passes": len(epochs),
+        **training_budget(workdir),
         "best_epoch": best.get("best_epoch"),
         "stopped_at": best.get("stopped_at"),
         "best_valid_elbo": best.get("best_elbo"),
-        "train_seconds": round(sum(e["seconds"] for e in epochs), 1),
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
         "seed": config.seed,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
 import numpy as np
+
+from jvae.run.experiment import training_budget
 
 # Chen et al. 2017, "Variational lossy autoencoder", MNIST test NLL (nats).
 PAPER = {"iaf_vae": 79.88, "af_vae": 79.30, "vlae": 79.03}
@@ -22,7 +23,6 @@ NAMES = {
 def summarise(
     workdir: pathlib.Path, config: Any, result: dict[str, Any], rate: dict[str, np.ndarray]
 ) -> dict[str, Any]:
-    epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     return {
         "nll": result["nll"],
         "nll_k": result["nll_k"],
@@ -31,8 +31,7 @@ def summarise(
         "kl_stderr": float(np.std(rate["rate"]) / np.sqrt(len(rate["rate"]))),
         "distortion": float(np.mean(rate["distortion"])),
         "active_units": result["active_units"],
-        "passes": len(epochs),
-        "train_seconds": round(sum(e["seconds"] for e in epochs), 1),
+        **training_budget(workdir),
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
         "posterior": config.posterior,

@@ -410,6 +410,12 @@ def write_figures(
     )
 
 
+def training_budget(workdir: str | pathlib.Path) -> dict[str, Any]:
+    """``{'passes', 'train_seconds'}`` of a results folder, from its ``metrics.jsonl``."""
+    records = read_records(pathlib.Path(workdir) / "metrics.jsonl")
+    return {"passes": len(records), "train_seconds": round(sum(r["seconds"] for r in records), 1)}
+
+
 def load_run(workdir: str | pathlib.Path) -> tuple[Config, Model, Any]:
     """``(config, model, params)`` of a results folder: the best checkpoint by validation ELBO
     when the run kept one, else the latest."""
