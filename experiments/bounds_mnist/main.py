@@ -1,12 +1,13 @@
-"""Compares training objectives and gradient estimators at the same K, seed and budget:
+"""Compares training objectives and gradient estimators at the same k, seed and budget:
 VAE, IWAE, IWAE-STL, IWAE-DReG, MIWAE, CIWAE, PIWAE (1 stochastic layer, MNIST).
 
-    python experiments/bounds_mnist/main.py --preset smoke --out results/bounds_smoke
-    python experiments/bounds_mnist/main.py --preset cpu --k 10 --epochs 10 --out results/bounds
+    python experiments/bounds_mnist/main.py --preset smoke
+    python experiments/bounds_mnist/main.py --preset cpu        # resumable: rerun to continue
 
-Writes one results folder per objective under ``--out`` and ``--out/table.md`` with the test
-NLL (K = ``nll_k``), the test ELBO and L_k, and active units. Rainforth et al. 2018's choices:
-MIWAE and PIWAE with M groups of k/M, CIWAE with its mixing weight beta (``--ciwae-beta``).
+Rainforth et al. 2018's choices: MIWAE and PIWAE with M groups of k/M, CIWAE with its mixing
+weight beta. Each objective trains in its own folder under the preset's ``workdir``; the table
+(test NLL, test ELBO, active units, wall times), rewritten after each row, and one JSON per row
+go to the preset's ``results`` folder.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 
-from jvae.run import experiment
-from jvae.run.config import Config
+if __package__ in (None, ""):  # run as a script: make `experiments` importable
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+
+from experiments.bounds_mnist.configs import PRESETS, get_config  # noqa: E402
+from jvae.reports.machine import describe  # noqa: E402
+from jvae.run import experiment  # noqa: E402
+from jvae.run.config import Config  # noqa: E402
 
 # name -> config overrides
 OBJECTIVES = {
@@ -31,76 +38,74 @@ OBJECTIVES = {
 
 
 def run_table(
-    preset: str,
-    out: pathlib.Path,
-    k: int = 10,
-    groups: int = 2,
-    ciwae_beta: float = 0.5,
-    seed: int = 0,
-    names: list[str] | None = None,
-    resume: bool = False,
+    spec: dict,
     data_dir: str | None = None,
-    **overrides,
+    root: pathlib.Path | None = None,
+    only: tuple[str, ...] = (),
 ) -> str:
-    """Trains and evaluates each objective; returns the markdown table."""
-    rows = []
-    for name in names or list(OBJECTIVES):
+    """Every objective (or those in ``only``) under ``spec`` (a preset's config); returns the
+    markdown table of the rows finished so far."""
+    root = root or pathlib.Path.cwd()
+    workdir, results = root / spec["workdir"], root / spec["results"]
+    (results / "rows").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name, objective in OBJECTIVES.items():
         config = Config.from_preset(
-            preset, k=k, groups=groups, beta=ciwae_beta, seed=seed, **OBJECTIVES[name], **overrides
+            spec["preset"],
+            k=spec["k"],
+            groups=spec["groups"],
+            beta=spec["ciwae_beta"],
+            **objective,
+            **spec["overrides"],
         )
-        workdir = out / name.lower()
-        done = workdir / "eval.json"
-        if resume and done.exists():
-            result = json.loads(done.read_text())
-        else:
-            result = experiment.train_and_evaluate(config, workdir, data_dir, resume=resume)
-        bounds = result["bounds"]
-        rows.append(
-            f"| {name} | `{config.objective}` | `{config.estimator}` | {result['nll']:.2f} | "
-            f"{-bounds['1']['mean']:.2f} | {'+'.join(map(str, result['active_units']))} |"
+        folder = workdir / name.lower()
+        if only and name not in only and not (folder / "eval.json").exists():
+            continue
+        result = experiment.train_and_evaluate_once(config, folder, data_dir)
+        row = {
+            "objective": config.objective,
+            "estimator": config.estimator,
+            "k": config.k,
+            "nll": result["nll"],
+            "nll_k": result["nll_k"],
+            "elbo": result["bounds"]["1"]["mean"],
+            "active_units": result["active_units"],
+            **experiment.training_budget(folder),
+            "eval_seconds": result["eval_seconds"],
+            "test_examples": result["test_examples"],
+            "preset": spec["preset"],
+        }
+        (results / "rows" / f"{name.lower()}.json").write_text(json.dumps(row, indent=2))
+        lines.append(
+            f"| {name} | `{row['objective']}` | `{row['estimator']}` | {row['nll']:.2f} | "
+            f"{-row['elbo']:.2f} | {'+'.join(map(str, row['active_units']))} | "
+            f"{row['passes']} | {row['train_seconds']:.0f} | {row['eval_seconds']:.0f} |"
         )
-    header = [
-        f"MNIST, 1 stochastic layer, k={k} in training (MIWAE/PIWAE M={groups}, CIWAE "
-        f"beta={ciwae_beta}), preset `{preset}` ({config.epochs} passes, batch "
-        f"{config.batch_size}), "
-        f"seed {seed}; {result['test_examples']} test images.",
-        "",
-        f"| objective | bound | estimator | test NLL (K={config.nll_k}) | -ELBO (L_1) | "
-        "active units |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    return experiment.write_table(out, header, rows)
+        header = [
+            f"# Objectives and estimators at equal budget (MNIST, 1 layer), preset "
+            f"`{spec['preset']}`",
+            "",
+            f"Training with k={spec['k']} samples per example (MIWAE/PIWAE M={spec['groups']} "
+            f"groups of {spec['k'] // spec['groups']}, CIWAE beta={spec['ciwae_beta']}), batch "
+            f"{config.batch_size}, seed {config.seed}; test NLL with K={row['nll_k']} on the "
+            f"first {row['test_examples']} statically binarised test images. Machine: "
+            f"{describe()}.",
+            "",
+            "| objective | bound | estimator | test NLL | -ELBO (L_1) | active units | passes | "
+            "train (s) | eval (s) |",
+            "|" + " --- |" * 9,
+        ]
+        experiment.write_table(results, header, lines)
+    return (results / "table.md").read_text()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="smoke", choices=("smoke", "cpu", "paper"))
-    parser.add_argument("--out", default="results/bounds_mnist")
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--groups", type=int, default=2)
-    parser.add_argument("--ciwae-beta", type=float, default=0.5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", nargs="+", choices=list(OBJECTIVES), help="a subset")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--test-subset", type=int)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--data-dir")
+    parser.add_argument("--preset", default="smoke", choices=PRESETS)
+    parser.add_argument("--only", nargs="+", default=(), choices=list(OBJECTIVES))
+    parser.add_argument("--data-dir", help="dataset folder (default: ../shared/data)")
     args = parser.parse_args(argv)
-    print(
-        run_table(
-            args.preset,
-            pathlib.Path(args.out),
-            args.k,
-            args.groups,
-            args.ciwae_beta,
-            args.seed,
-            args.only,
-            args.resume,
-            args.data_dir,
-            epochs=args.epochs,
-            test_subset=args.test_subset,
-        )
-    )
+    print(run_table(get_config(args.preset), args.data_dir, only=tuple(args.only)))
 
 
 if __name__ == "__main__":
