@@ -36,11 +36,18 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     assert (results / "table.md").read_text() == table
     assert (results / "nll_vs_k.png").stat().st_size > 0
     rows = sorted(p.name for p in (results / "rows").iterdir())
-    assert rows == ["mnist_l1_iwae_k5.json", "mnist_l2_iwae_k5.json"]
+    control = "mnist_l1_iwae_k5_1passes_zero_bias.json"
+    assert rows == ["mnist_l1_iwae_k5.json", control, "mnist_l2_iwae_k5.json"]
     for name in rows:
         row = json.loads((results / "rows" / name).read_text())
         assert 0.0 < row["nll"] < 800.0 and row["passes"] == 1 and row["train_seconds"] > 0
         assert len(row["active_units"]) == row["layers"]
+        assert row["decoder_bias"] == ("zero" if name == control else "data_mean")
+    controls = table.split("## Controls")[1]
+    assert "| mnist | 1 | 5 | IWAE |" in controls and "| zero |" in controls
+    # the smoke spec trains 1 pass of the preset's 2: every cell is marked and the note says so
+    assert [line.count("†") for line in lines] == [1, 1]
+    assert "† a smaller stated budget of passes: 1 (the preset's is 2)." in table
     # a finished row is read back, never trained again; an interrupted one resumes
     monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
     assert main.run_table(spec, root=tmp_path) == table

@@ -42,10 +42,16 @@ def test_iwae_paper_layer_sizes(rng_key):
     assert enc["dense_0"]["kernel"].shape == (784, 200)
     assert enc["dense_1"]["kernel"].shape == (200, 200)
     assert enc["mean"]["kernel"].shape == (200, 50)
+    # 2 layers: 784-200-200-100 and 100-100-100-50 (the paper's section 5 and its code).
     p2 = iwae_mlp(2).init(rng_key)
-    assert p2["encoder"]["q1"]["dense_0"]["kernel"].shape == (100, 50)
-    assert p2["decoder"]["p1"]["mean"]["kernel"].shape == (50, 100)
-    assert p2["decoder"]["p0"]["mlp"]["dense_0"]["kernel"].shape == (100, 100)
+    assert p2["encoder"]["q0"]["dense_0"]["kernel"].shape == (784, 200)
+    assert p2["encoder"]["q0"]["mean"]["kernel"].shape == (200, 100)
+    assert p2["encoder"]["q1"]["dense_0"]["kernel"].shape == (100, 100)
+    assert p2["encoder"]["q1"]["mean"]["kernel"].shape == (100, 50)
+    assert p2["decoder"]["p1"]["dense_0"]["kernel"].shape == (50, 100)
+    assert p2["decoder"]["p1"]["mean"]["kernel"].shape == (100, 100)
+    assert p2["decoder"]["p0"]["mlp"]["dense_0"]["kernel"].shape == (100, 200)
+    assert p2["decoder"]["p0"]["mlp"]["dense_2"]["kernel"].shape == (200, 784)
     with pytest.raises(ValueError, match="1 or 2"):
         iwae_mlp(3)
 

@@ -1,5 +1,5 @@
 """Training: one compilation, the paper's schedule, resume equals an uninterrupted run,
-a smoke run on real MNIST lowers the loss."""
+a smoke run on real MNIST lowers the loss, the decoder's data-mean output bias."""
 
 import dataclasses
 
@@ -7,7 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import special
 
+from jvae.components.likelihoods import data_mean_logits
 from jvae.models import iwae_mlp
 from jvae.run import experiment
 from jvae.run.config import Config
@@ -122,3 +124,50 @@ def test_smoke_training_on_real_mnist_lowers_the_loss(tmp_path, mnist_slice):
     assert b["1"]["mean"] <= b["5"]["mean"] + 0.5 <= b["20"]["mean"] + 1.0
     for name in ("summary.md", "samples.png", "reconstructions.png", "eval.json"):
         assert (tmp_path / name).exists()
+
+
+def test_data_mean_logits_match_a_float64_reference(grey_data):
+    logits = data_mean_logits(grey_data)
+    mean = np.clip(grey_data.astype(np.float64).mean(axis=0), 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(special.expit(logits.astype(np.float64)), mean, rtol=1e-5)
+    with pytest.raises(ValueError, match="needs finite images"):
+        data_mean_logits(np.where(grey_data > 0.5, np.nan, grey_data))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_initial_output_bias_shifts_the_decoder_logits_and_nothing_else(rng_key, grey_data, layers):
+    """The data-mean bias replaces one leaf, the last layer's bias of p(x | z1): the logits at
+    any z move by exactly that bias (Flax starts biases at zero), and no other parameter."""
+    model = iwae_mlp(layers)
+    optimizer = make_optimizer(steps_per_epoch=5)
+    bias = data_mean_logits(grey_data)
+    plain = init_state(rng_key, model, optimizer)
+    biased = jax.jit(lambda k, b: experiment.initial_state(k, model, optimizer, b))(rng_key, bias)
+    flat_plain = dict(jax.tree_util.tree_flatten_with_path(plain.params)[0])
+    flat_biased = dict(jax.tree_util.tree_flatten_with_path(biased.params)[0])
+    assert flat_plain.keys() == flat_biased.keys()
+    changed = [
+        jax.tree_util.keystr(path)
+        for path in flat_plain
+        if not np.array_equal(flat_plain[path], flat_biased[path])
+    ]
+    assert changed == ["['decoder']['p0']['mlp']['dense_2']['bias']"]
+    z = jax.random.normal(jax.random.PRNGKey(3), (3, 4, model.latent_sizes[0]))
+    likelihood = model.parts.likelihood
+    shift = likelihood.logits(biased.params["decoder"]["p0"], (z,)) - likelihood.logits(
+        plain.params["decoder"]["p0"], (z,)
+    )
+    np.testing.assert_allclose(shift, np.broadcast_to(bias, shift.shape), atol=1e-5)
+
+
+def test_data_mean_bias_needs_the_mlp_decoder():
+    with pytest.raises(ValueError, match="--decoder-bias data_mean sets the output bias"):
+        Config.from_preset("smoke", architecture="hvae", decoder_bias="data_mean")
+    with pytest.raises(ValueError, match="--decoder-bias data_mean sets the output bias"):
+        Config.from_preset("smoke", decoder="conv", decoder_bias="data_mean")
+    with pytest.raises(ValueError, match="unknown decoder_bias"):
+        Config.from_preset("smoke", decoder_bias="mean")
+    conv = experiment.build_model(Config.from_preset("smoke", decoder="conv"))
+    params = conv.init(jax.random.PRNGKey(0))["decoder"]["p0"]
+    with pytest.raises(ValueError, match="on a BernoulliMLP decoder only"):
+        conv.parts.likelihood.with_output_bias(params, np.zeros(784, np.float32))

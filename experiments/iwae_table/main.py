@@ -21,7 +21,13 @@ if __package__ in (None, ""):  # run as a script: make `experiments` importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from experiments.iwae_table.configs import PRESETS, get_config  # noqa: E402
-from experiments.iwae_table.table import figure, markdown, row_name, summarise  # noqa: E402
+from experiments.iwae_table.table import (  # noqa: E402
+    control_name,
+    figure,
+    markdown,
+    row_name,
+    summarise,
+)  # noqa: E402
 from jvae.reports.machine import describe  # noqa: E402
 from jvae.run import experiment  # noqa: E402
 from jvae.run.config import Config  # noqa: E402
@@ -35,7 +41,9 @@ def run_table(
 ) -> str:
     """Every row of ``spec`` (a preset's config); returns the markdown table, which is also
     rewritten (with the figure) after each row. With ``only`` (row names), only those rows are
-    trained; the others enter the table when finished."""
+    trained; the others enter the table when finished. The ``controls`` (single runs with their
+    own overrides, e.g. a 1-layer row at the 2-layer rows' budget) follow in a table of their
+    own."""
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
     (results / "rows").mkdir(parents=True, exist_ok=True)
@@ -51,7 +59,7 @@ def run_table(
                         layers=layers,
                         k=k,
                         model="iwae" if k == 1 else model,
-                        **spec["overrides"],
+                        **{**spec["overrides"], **spec["layer_overrides"].get(layers, {})},
                     )
                     if only and name not in only and not (workdir / name / "eval.json").exists():
                         continue
@@ -61,6 +69,20 @@ def run_table(
                     (results / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))
                     (results / "table.md").write_text(markdown(rows, spec["preset"], describe()))
                     figure(rows, results / "nll_vs_k.png")
+    controls = []
+    for control in spec["controls"]:
+        config = Config.from_preset(
+            spec["preset"],
+            **{key: control[key] for key in ("dataset", "layers", "k", "model")},
+            **control["overrides"],
+        )
+        name = control_name(config)
+        if only and name not in only and not (workdir / name / "eval.json").exists():
+            continue
+        result = experiment.train_and_evaluate_once(config, workdir / name, data_dir)
+        controls.append(summarise(workdir / name, config, result))
+        (results / "rows" / f"{name}.json").write_text(json.dumps(controls[-1], indent=2))
+        (results / "table.md").write_text(markdown(rows, spec["preset"], describe(), controls))
     return (results / "table.md").read_text()
 
 

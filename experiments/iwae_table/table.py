@@ -7,6 +7,7 @@ from typing import Any
 
 from jvae.data import DATASET_NOTES
 from jvae.reports.figures import plt
+from jvae.run.config import PRESETS
 from jvae.run.experiment import training_budget
 
 # Burda et al. 2015, table 1: test NLL (active units), keyed by (dataset, layers, k, model).
@@ -39,6 +40,12 @@ def row_name(dataset: str, layers: int, model: str, k: int) -> str:
     return f"{dataset}_l{layers}_{'iwae' if k == 1 else model}_k{k}"
 
 
+def control_name(config: Any) -> str:
+    """A control run's folder name: its row's, then its passes and decoder bias."""
+    base = row_name(config.dataset, config.layers, config.model, config.k)
+    return f"{base}_{config.epochs}passes_{config.decoder_bias}_bias"
+
+
 def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dict[str, Any]:
     """One row's JSON: the evaluation, the budget and the wall times."""
     return {
@@ -52,6 +59,7 @@ def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dic
         "bounds": result["bounds"],
         **training_budget(workdir),
         "batch_size": config.batch_size,
+        "decoder_bias": config.decoder_bias,
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
         "seed": config.seed,
@@ -59,16 +67,26 @@ def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dic
     }
 
 
-def _cell(row: dict | None) -> str:
+def _cell(row: dict | None, budget: int) -> str:
+    """NLL (active units), marked with a dagger when the row trained fewer passes than
+    ``budget``."""
     if row is None:
         return "–"
-    return f"{row['nll']:.2f} ({'+'.join(map(str, row['active_units']))})"
+    short = "†" if row["passes"] < budget else ""
+    return f"{row['nll']:.2f}{short} ({'+'.join(map(str, row['active_units']))})"
 
 
-def markdown(rows: dict[tuple[str, int, int, str], dict], preset: str, machine: str) -> str:
-    """The paper's layout (ours beside the paper's, per dataset and model), then the details."""
+def markdown(
+    rows: dict[tuple[str, int, int, str], dict],
+    preset: str,
+    machine: str,
+    controls: list[dict] | None = None,
+) -> str:
+    """The paper's layout (ours beside the paper's, per dataset and model), then the details,
+    then the ``controls`` (row JSONs) if any."""
     datasets = sorted({key[0] for key in rows}, key=["mnist", "omniglot"].index)
     layers_ks = sorted({key[1:3] for key in rows})
+    budget = PRESETS[preset]["epochs"]
     head = ["layers", "k"]
     for d in datasets:
         for m in ("vae", "iwae"):
@@ -88,26 +106,69 @@ def markdown(rows: dict[tuple[str, int, int, str], dict], preset: str, machine: 
         for d in datasets:
             for m in ("vae", "iwae"):
                 paper = PAPER.get((d, layers, k, m))
-                cells += [_cell(rows.get((d, layers, k, m))), f"{paper[0]:.2f} ({paper[1]})"]
+                cells += [
+                    _cell(rows.get((d, layers, k, m)), budget),
+                    f"{paper[0]:.2f} ({paper[1]})",
+                ]
         lines.append("| " + " | ".join(cells) + " |")
+    short = sorted({r["passes"] for r in rows.values() if r["passes"] < budget})
+    biased = any(r.get("decoder_bias", "zero") == "data_mean" for r in rows.values())
     lines += [
         "",
         "At k=1 VAE and IWAE train the same objective: one run serves both columns.",
+        *(
+            [
+                f"† a smaller stated budget of passes: {', '.join(map(str, short))} (the preset's "
+                f"is {budget})."
+            ]
+            if short
+            else []
+        ),
+        *(
+            [
+                "Decoder bias `data_mean`: the output bias starts at the logits of the training "
+                "pixels' means (as Burda et al.'s code does), `zero` at zero."
+            ]
+            if biased
+            else []
+        ),
         "",
         *(f"Data: {DATASET_NOTES[d]}\n" for d in datasets if d in DATASET_NOTES),
-        "| dataset | layers | k | model | NLL | L_1 (ELBO) | active units | passes | batch | "
-        "train (s) | eval (s) | test images |",
-        "|" + " --- |" * 12,
+        *_details(
+            [
+                (key[3], rows[key])
+                for key in sorted(rows, key=lambda key: (datasets.index(key[0]), *key[1:]))
+            ]
+        ),
     ]
-    for key in sorted(rows, key=lambda key: (datasets.index(key[0]), *key[1:])):
-        r = rows[key]
-        lines.append(
-            f"| {r['dataset']} | {r['layers']} | {r['k']} | {key[3].upper()} | {r['nll']:.2f} | "
-            f"{r['bounds']['1']['mean']:.2f} | {'+'.join(map(str, r['active_units']))} | "
-            f"{r['passes']} | {r['batch_size']} | {r['train_seconds']:.0f} | "
-            f"{r['eval_seconds']:.0f} | {r['test_examples']} |"
-        )
+    if controls:
+        lines += [
+            "",
+            "## Controls",
+            "",
+            "Single runs that separate one factor from the table's rows (e.g. a 1-layer model at",
+            "the 2-layer rows' budget, with either decoder bias).",
+            "",
+            *_details([(r["model"], r) for r in controls]),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _details(rows: list[tuple[str, dict]]) -> list[str]:
+    """The details table: one line per ``(model label, row)``."""
+    lines = [
+        "| dataset | layers | k | model | NLL | L_1 (ELBO) | active units | passes | batch | "
+        "decoder bias | train (s) | eval (s) | test images |",
+        "|" + " --- |" * 13,
+    ]
+    for model, r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['layers']} | {r['k']} | {model.upper()} | {r['nll']:.2f} | "
+            f"{r['bounds']['1']['mean']:.2f} | {'+'.join(map(str, r['active_units']))} | "
+            f"{r['passes']} | {r['batch_size']} | {r.get('decoder_bias', 'zero')} | "
+            f"{r['train_seconds']:.0f} | {r['eval_seconds']:.0f} | {r['test_examples']} |"
+        )
+    return lines
 
 
 def figure(rows: dict[tuple[str, int, int, str], dict], path: pathlib.Path) -> None:

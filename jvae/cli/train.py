@@ -19,6 +19,7 @@ from jvae.run.config import (
     ARCHITECTURES,
     BOUNDS,
     DATASETS,
+    DECODER_BIASES,
     ESTIMATORS,
     LR_SCHEDULES,
     MODELS,
@@ -40,6 +41,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow-steps", type=int, help="steps of the IAF posterior / AF prior (2)")
     p.add_argument("--decoder", choices=DECODERS, help="mlp (default), conv or pixelcnn")
     p.add_argument("--likelihood", choices=LIKELIHOODS, help="bernoulli (default) or logistic")
+    p.add_argument(
+        "--decoder-bias", choices=DECODER_BIASES, help="zero (default) or data_mean logits"
+    )
     p.add_argument("--receptive-field", type=int, help="PixelCNN radius in pixels (6)")
     p.add_argument("--pixelcnn-channels", type=int, help="PixelCNN channels (32)")
     p.add_argument("--components", type=int, help="mixture components / pseudo-inputs (500)")
@@ -134,6 +138,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         lr_schedule=args.lr_schedule,
+        decoder_bias=args.decoder_bias,
         kl_warmup=args.kl_warmup,
         kl_cycles=args.kl_cycles,
         kl_weight=args.kl_weight,

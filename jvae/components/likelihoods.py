@@ -13,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jvae.components.pixels import BernoulliPixels, LogisticPixels, PixelModel
 from jvae.distributions import bernoulli_log_prob
-from jvae.nn.mlp import apply_rows
+from jvae.nn.mlp import BernoulliMLP, apply_rows
 from jvae.nn.pixelcnn import GatedPixelCNN, field_radius, receptive_field
 
 Params = Any
@@ -76,6 +78,35 @@ class Bernoulli:
 
     def mean(self, params: Params, rng_key: jax.Array, inputs: tuple[jax.Array, ...]) -> jax.Array:
         return jax.nn.sigmoid(self.logits(params, inputs))
+
+    def with_output_bias(self, params: Params, bias: jax.Array) -> Params:
+        """``params`` with the output layer's bias replaced by ``bias [data_dim]`` (the logits
+        the decoder gives when its last hidden layer is zero); a :class:`BernoulliMLP` only."""
+        if not isinstance(self.module, BernoulliMLP):
+            raise ValueError(
+                f"the output bias can be set on a BernoulliMLP decoder only, not on a "
+                f"{type(self.module).__name__}; use the MLP decoder or a zero bias."
+            )
+        chex.assert_shape(bias, (self.data_dim,))
+        mlp = params["mlp"]
+        last = f"dense_{len(mlp) - 1}"
+        return {**params, "mlp": {**mlp, last: {**mlp[last], "bias": jnp.asarray(bias)}}}
+
+
+def data_mean_logits(images: np.ndarray, clip: float = 1e-3) -> np.ndarray:
+    r"""Per-pixel :math:`\operatorname{logit}(\bar x_d)`, :math:`\bar x_d` the mean of pixel
+    ``d`` over ``images [N, D]`` (grey levels are the binarisation's probabilities) clipped to
+    ``[clip, 1 - clip]``.
+
+    As the output bias of a Bernoulli decoder it starts the model at the best factorised
+    distribution that ignores z, as Burda et al.'s code does (``get_train_bias_np``): without
+    it the IWAE paper's 2-layer chain spends its first passes learning the mean image through
+    the latents' weights and its posteriors collapse to the prior (``--decoder-bias``).
+    """
+    if images.ndim != 2 or not np.all(np.isfinite(images)):
+        raise ValueError(f"data_mean_logits needs finite images [N, D]; got shape {images.shape}.")
+    mean = np.clip(images.astype(np.float64).mean(axis=0), clip, 1.0 - clip)
+    return (np.log(mean) - np.log1p(-mean)).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)

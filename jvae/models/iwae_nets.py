@@ -94,9 +94,11 @@ def iwae_mlp(
     """The IWAE paper's networks.
 
     1 stochastic layer: 784-200-200-50 (tanh), mirrored decoder (``latent_size`` replaces the
-    50, e.g. 2, 10 or 20 for the ELBO-surgery table). 2 stochastic layers: 784-100-100-100 then
-    100-50-50-50, mirrored decoders. ``q_z1`` replaces the Gaussian posterior of the 1-layer
-    model (an IAF posterior on the same encoder, see :func:`jvae.models.build.make_posterior`).
+    50, e.g. 2, 10 or 20 for the ELBO-surgery table). 2 stochastic layers: 784-200-200-100 then
+    100-100-100-50, mirrored decoders (the paper's section 5 and its code's ``experiments.py``:
+    200-unit layers between x and z1, 100-unit layers between z1 and z2). ``q_z1`` replaces
+    the Gaussian posterior of the 1-layer model (an IAF posterior on the same encoder, see
+    :func:`jvae.models.build.make_posterior`).
     """
     if layers == 1:
         spec = [((200, 200), latent_size or 50)]
@@ -106,7 +108,7 @@ def iwae_mlp(
                 "--latent-size, --posterior iaf and --decoder conv|pixelcnn apply to the 1-layer "
                 "model only."
             )
-        spec = [((100, 100), 100), ((50, 50), 50)]
+        spec = [((200, 200), 100), ((100, 100), 50)]
     else:
         raise ValueError(f"the IWAE paper's networks have 1 or 2 stochastic layers; got {layers}.")
     return chain_vae(data_dim, spec, prior, image_shape, q_z1, likelihood)

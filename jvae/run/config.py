@@ -67,6 +67,9 @@ ARCHITECTURE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 MODELS = ("vae", "iwae")
 BOUNDS = ("elbo", "iwae", "miwae", "ciwae", "piwae", "renyi")
 DATASETS = ("mnist", "omniglot", "dsprites")
+# The initial output bias of the decoder: zero (Flax's default), or the logits of the training
+# pixels' means (Burda et al.'s code; see jvae.components.likelihoods.data_mean_logits).
+DECODER_BIASES = ("zero", "data_mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +84,9 @@ class Config:
     prior); ``posterior`` is ``'gaussian'`` or ``'iaf'`` (``flow_steps`` steps) on the latent
     read from x; ``decoder`` is the architecture's own ``'mlp'``, the ``'conv'`` pair or a
     ``'pixelcnn'`` of radius ``receptive_field`` (:mod:`jvae.models.conv_models`), with a
-    ``'bernoulli'`` or (8-bit grey levels, no binarisation) ``'logistic'`` ``likelihood``.
+    ``'bernoulli'`` or (8-bit grey levels, no binarisation) ``'logistic'`` ``likelihood``;
+    ``decoder_bias='data_mean'`` starts the MLP decoder's output bias at the logits of the
+    training pixels' means instead of zero.
     ``kl_warmup`` raises the
     KL weight linearly from 0 to 1 over that many steps (``kl_cycles`` > 0: that many cyclical
     ramps instead). ``kl_weight`` (beta), ``free_bits`` (lambda nats per group of
@@ -129,6 +134,7 @@ class Config:
     flow_steps: int = 2
     decoder: str = "mlp"
     likelihood: str = "bernoulli"
+    decoder_bias: str = "zero"
     receptive_field: int = 6
     pixelcnn_channels: int = 32
     kl_weight: float | None = None
@@ -270,6 +276,16 @@ class Config:
             (
                 self.likelihood == "bernoulli" or self.decoder != "mlp",
                 "--likelihood logistic needs --decoder conv or pixelcnn",
+            ),
+            (
+                self.decoder_bias in DECODER_BIASES,
+                f"unknown decoder_bias {self.decoder_bias!r}; choose one of {DECODER_BIASES}",
+            ),
+            (
+                self.decoder_bias == "zero"
+                or (self.architecture == "iwae" and self.decoder == "mlp"),
+                "--decoder-bias data_mean sets the output bias of the iwae architecture's MLP "
+                "decoder: use --architecture iwae --decoder mlp, or --decoder-bias zero",
             ),
             (
                 self.receptive_field >= 1,

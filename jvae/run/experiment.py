@@ -28,6 +28,7 @@ from jax.sharding import Mesh
 
 from jvae import bounds
 from jvae import data as data_lib
+from jvae.components.likelihoods import data_mean_logits
 from jvae.components.priors import VampPrior
 from jvae.diagnostics import nll
 from jvae.diagnostics.active_units import active_units
@@ -198,6 +199,23 @@ class _Validation:
         self.best.close()
 
 
+def initial_state(
+    rng_key: jax.Array,
+    model: Model,
+    optimizer: Any,
+    output_bias: jax.Array | None = None,
+) -> TrainState:
+    """:func:`init_state`, with the likelihood's output bias set to ``output_bias`` when given
+    (:func:`jvae.components.likelihoods.data_mean_logits`)."""
+    state = init_state(rng_key, model, optimizer)
+    if output_bias is None:
+        return state
+    key = model.parts.likelihood_key
+    decoder = state.params["decoder"]
+    decoder = {**decoder, key: model.parts.likelihood.with_output_bias(decoder[key], output_bias)}
+    return state._replace(params={**state.params, "decoder": decoder})
+
+
 def train(
     config: Config,
     workdir: str | pathlib.Path,
@@ -232,7 +250,10 @@ def train(
     )
     key = jax.random.PRNGKey(config.seed)
     init_key, run_key = parallel.put(tuple(jax.random.split(key)), rep)
-    state = jax.jit(lambda k: init_state(k, model, optimizer), out_shardings=rep)(init_key)
+    bias = data_mean_logits(arrays["train"]) if config.decoder_bias == "data_mean" else None
+    state = jax.jit(lambda k, b: initial_state(k, model, optimizer, b), out_shardings=rep)(
+        init_key, bias
+    )
     checkpoints = Checkpoints(workdir / "checkpoints")
     if resume and checkpoints.latest_step() is not None:
         state = checkpoints.restore(state)

@@ -1,6 +1,14 @@
 """The whole table on 2 CPU cores: 100 passes of the paper's learning-rate schedule (its first
-100 of 3,280) at batch 100, test NLL with K=5000 on every test image. About 4 hours of training
-and 1 hour of evaluation on an idle 2-core machine (MNIST k=50 is the long row, ~70 min)."""
+100 of 3,280) at batch 100, test NLL with K=5000 on every test image (1-layer rows: about 4
+hours of training and 1 hour of evaluation on this machine; MNIST k=50 is the long row).
+
+The 2-layer rows (784-200-200-100, 100-100-100-50) have a stated budget of 20 passes, every
+one of them alike so that their orderings in k and objective stay fair: at 100 passes they
+would add about 5 hours, over the issue's 8. They start the decoder's output bias at the
+logits of the training pixels' means, as Burda et al.'s code does: from a zero bias the
+2-layer chain's posteriors collapse in its first passes. The 1-layer rows were trained from a
+zero bias before this was found and are kept; the table's details give each row's budget and
+bias."""
 
 
 def get_config() -> dict:
@@ -11,6 +19,14 @@ def get_config() -> dict:
         ks=(1, 5, 50),
         models=("vae", "iwae"),
         overrides=dict(),
+        layer_overrides={2: dict(decoder_bias="data_mean", epochs=20)},
+        # 1-layer k=1 at the 2-layer rows' budget, from either bias: 2 layers against 1 at
+        # equal passes, and what the bias alone does.
+        controls=tuple(
+            dict(dataset=d, layers=1, k=1, model="iwae", overrides=dict(epochs=20, decoder_bias=b))
+            for d in ("mnist", "omniglot")
+            for b in ("zero", "data_mean")
+        ),
         workdir="runs/iwae_table/cpu",
         results="experiments/iwae_table/results/cpu",
     )

@@ -9,7 +9,9 @@ def get_config() -> dict:
         layers=(1, 2),
         ks=(1, 5, 50),
         models=("vae", "iwae"),
-        overrides=dict(),
+        controls=(),
+        layer_overrides={},
+        overrides=dict(decoder_bias="data_mean"),
         workdir="runs/iwae_table/paper",
         results="experiments/iwae_table/results/paper",
     )
