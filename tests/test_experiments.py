@@ -115,6 +115,7 @@ def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
     rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
     assert [r.split("|")[1].strip() for r in rows] == list(main.OBJECTIVES)
     assert (tmp_path / spec["results"] / "rows" / "piwae.json").exists()
+    assert (tmp_path / spec["results"] / "nll_vs_elbo.png").stat().st_size > 0
 
 
 def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):

@@ -6,8 +6,8 @@ VAE, IWAE, IWAE-STL, IWAE-DReG, MIWAE, CIWAE, PIWAE (1 stochastic layer, MNIST).
 
 Rainforth et al. 2018's choices: MIWAE and PIWAE with M groups of k/M, CIWAE with its mixing
 weight beta. Each objective trains in its own folder under the preset's ``workdir``; the table
-(test NLL, test ELBO, active units, wall times), rewritten after each row, and one JSON per row
-go to the preset's ``results`` folder.
+(test NLL, test ELBO, active units, wall times) and the figure of NLL against -ELBO, both
+rewritten after each row, and one JSON per row go to the preset's ``results`` folder.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # run as a script: make `experiments` importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from experiments.bounds_mnist.configs import PRESETS, get_config  # noqa: E402
+from experiments.bounds_mnist.figure import tradeoff  # noqa: E402
 from jvae.reports.machine import describe  # noqa: E402
 from jvae.run import experiment  # noqa: E402
 from jvae.run.config import Config  # noqa: E402
@@ -48,7 +49,7 @@ def run_table(
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
     (results / "rows").mkdir(parents=True, exist_ok=True)
-    lines = []
+    lines, rows = [], {}
     for name, objective in OBJECTIVES.items():
         config = Config.from_preset(
             spec["preset"],
@@ -76,6 +77,8 @@ def run_table(
             "preset": spec["preset"],
         }
         (results / "rows" / f"{name.lower()}.json").write_text(json.dumps(row, indent=2))
+        rows[name] = row
+        tradeoff(rows, results / "nll_vs_elbo.png")
         lines.append(
             f"| {name} | `{row['objective']}` | `{row['estimator']}` | {row['nll']:.2f} | "
             f"{-row['elbo']:.2f} | {'+'.join(map(str, row['active_units']))} | "
