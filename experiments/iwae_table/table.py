@@ -180,7 +180,11 @@ def figure(rows: dict[tuple[str, int, int, str], dict], path: pathlib.Path) -> N
             ks = sorted(k for (dd, ll, k, mm) in rows if (dd, ll, mm) == (d, layers, m))
             if not ks:
                 continue
-            label = f"{m.upper()}, {layers} layer{'s' if layers > 1 else ''}"
+            passes = sorted({rows[d, layers, k, m]["passes"] for k in ks})
+            label = (
+                f"{m.upper()}, {layers} layer{'s' if layers > 1 else ''}, "
+                f"{'/'.join(map(str, passes))} passes"
+            )
             ax.plot(
                 ks, [rows[d, layers, k, m]["nll"] for k in ks], "o-", color=f"C{i}", label=label
             )
