@@ -99,12 +99,14 @@ def data_mean_logits(images: np.ndarray, clip: float = 1e-3) -> np.ndarray:
     ``[clip, 1 - clip]``.
 
     As the output bias of a Bernoulli decoder it starts the model at the best factorised
-    distribution that ignores z, as Burda et al.'s code does (``get_train_bias_np``): without
-    it the IWAE paper's 2-layer chain spends its first passes learning the mean image through
-    the latents' weights and its posteriors collapse to the prior (``--decoder-bias``).
+    distribution that ignores z, as Burda et al.'s code does (``get_train_bias_np``): from a
+    zero bias the IWAE paper's 2-layer chain trains far more slowly, its first passes spent on
+    the mean image (``--decoder-bias``; MNIST loss after 10 passes 108.0 against 127.9).
     """
-    if images.ndim != 2 or not np.all(np.isfinite(images)):
+    if images.ndim != 2:
         raise ValueError(f"data_mean_logits needs finite images [N, D]; got shape {images.shape}.")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("data_mean_logits needs finite images; these hold NaN or inf values.")
     mean = np.clip(images.astype(np.float64).mean(axis=0), clip, 1.0 - clip)
     return (np.log(mean) - np.log1p(-mean)).astype(np.float32)
 
