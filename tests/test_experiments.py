@@ -45,6 +45,16 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
         assert row["decoder_bias"] == ("zero" if name == control else "data_mean")
     controls = table.split("## Controls")[1]
     assert "| mnist | 1 | 5 | IWAE |" in controls and "| zero |" in controls
+    # z1 usage: its variance count is the row's active units of z1, computed independently
+    from experiments.iwae_table.z1_usage import z1_usage
+
+    workdir = tmp_path / spec["workdir"]
+    deep = json.loads((results / "rows" / "mnist_l2_iwae_k5.json").read_text())
+    usage = z1_usage(workdir / "mnist_l2_iwae_k5", images=60, samples=4)
+    assert usage["variance_active"] == deep["active_units"][0]
+    assert 0 <= usage["kl_active"] <= 100 and np.isfinite(usage["kl_total"])
+    with pytest.raises(ValueError, match="holds no 2-layer chain"):
+        z1_usage(workdir / "mnist_l1_iwae_k5")
     # the smoke spec trains 1 pass of the preset's 2: every cell is marked and the note says so
     assert [line.count("†") for line in lines] == [1, 1]
     assert "† a smaller stated budget of passes: 1 (the preset's is 2)." in table

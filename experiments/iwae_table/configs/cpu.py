@@ -6,9 +6,9 @@ The 2-layer rows (784-200-200-100, 100-100-100-50) have a stated budget of 20 pa
 one of them alike so that their orderings in k and objective stay fair: at 100 passes they
 would add about 5 hours, over the issue's 8. They start the decoder's output bias at the
 logits of the training pixels' means, as Burda et al.'s code does: from a zero bias the
-2-layer chain trains far more slowly (and at the first wave's narrower widths collapsed). The 1-layer rows were trained from a
-zero bias before this was found and are kept; the table's details give each row's budget and
-bias."""
+2-layer chain trains far more slowly (and at the first wave's narrower widths collapsed). The
+1-layer rows were trained from a zero bias before this was found and are kept; the table's
+details give each row's budget and bias."""
 
 
 def get_config() -> dict:
