@@ -27,7 +27,7 @@ from experiments.iwae_table.table import (  # noqa: E402
     markdown,
     row_name,
     summarise,
-)  # noqa: E402
+)
 from jvae.reports.machine import describe  # noqa: E402
 from jvae.run import experiment  # noqa: E402
 from jvae.run.config import Config  # noqa: E402
@@ -47,12 +47,22 @@ def run_table(
     root = root or pathlib.Path.cwd()
     workdir, results = root / spec["workdir"], root / spec["results"]
     (results / "rows").mkdir(parents=True, exist_ok=True)
+
+    def finished_or_run(config: Config, name: str) -> dict | None:
+        """The row's JSON (trained, resumed or read back, and written), or None when ``only``
+        leaves an unfinished row out."""
+        if only and name not in only and not (workdir / name / "eval.json").exists():
+            return None
+        result = experiment.train_and_evaluate_once(config, workdir / name, data_dir)
+        row = summarise(workdir / name, config, result)
+        (results / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))
+        return row
+
     rows = {}
     for dataset in spec["datasets"]:
         for layers in spec["layers"]:
             for k in spec["ks"]:
                 for model in spec["models"]:
-                    name = row_name(dataset, layers, model, k)
                     config = Config.from_preset(
                         spec["preset"],
                         dataset=dataset,
@@ -61,12 +71,10 @@ def run_table(
                         model="iwae" if k == 1 else model,
                         **{**spec["overrides"], **spec["layer_overrides"].get(layers, {})},
                     )
-                    if only and name not in only and not (workdir / name / "eval.json").exists():
+                    row = finished_or_run(config, row_name(dataset, layers, model, k))
+                    if row is None:
                         continue
-                    result = experiment.train_and_evaluate_once(config, workdir / name, data_dir)
-                    row = summarise(workdir / name, config, result)
                     rows[dataset, layers, k, model] = row
-                    (results / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))
                     (results / "table.md").write_text(markdown(rows, spec["preset"], describe()))
                     figure(rows, results / "nll_vs_k.png")
     controls = []
@@ -76,12 +84,10 @@ def run_table(
             **{key: control[key] for key in ("dataset", "layers", "k", "model")},
             **control["overrides"],
         )
-        name = control_name(config)
-        if only and name not in only and not (workdir / name / "eval.json").exists():
+        row = finished_or_run(config, control_name(config))
+        if row is None:
             continue
-        result = experiment.train_and_evaluate_once(config, workdir / name, data_dir)
-        controls.append(summarise(workdir / name, config, result))
-        (results / "rows" / f"{name}.json").write_text(json.dumps(controls[-1], indent=2))
+        controls.append(row)
         (results / "table.md").write_text(markdown(rows, spec["preset"], describe(), controls))
     return (results / "table.md").read_text()
 

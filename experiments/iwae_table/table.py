@@ -112,7 +112,7 @@ def markdown(
                 ]
         lines.append("| " + " | ".join(cells) + " |")
     short = sorted({r["passes"] for r in rows.values() if r["passes"] < budget})
-    biased = any(r.get("decoder_bias", "zero") == "data_mean" for r in rows.values())
+    biased = any(r["decoder_bias"] == "data_mean" for r in rows.values())
     lines += [
         "",
         "At k=1 VAE and IWAE train the same objective: one run serves both columns.",
@@ -165,7 +165,7 @@ def _details(rows: list[tuple[str, dict]]) -> list[str]:
         lines.append(
             f"| {r['dataset']} | {r['layers']} | {r['k']} | {model.upper()} | {r['nll']:.2f} | "
             f"{r['bounds']['1']['mean']:.2f} | {'+'.join(map(str, r['active_units']))} | "
-            f"{r['passes']} | {r['batch_size']} | {r.get('decoder_bias', 'zero')} | "
+            f"{r['passes']} | {r['batch_size']} | {r['decoder_bias']} | "
             f"{r['train_seconds']:.0f} | {r['eval_seconds']:.0f} | {r['test_examples']} |"
         )
     return lines
