@@ -2,7 +2,7 @@
 to sample 64 MNIST images pixel by pixel from a PixelCNN decoder.
 
 Contenders are the VLAE experiment's rows (``experiments/vlae/configs/rows.py``), built from a
-:class:`jvae.run.config.Config` exactly as ``jvae train`` builds them: the IWAE paper's 1-layer
+:class:`jvae.run.spec.RunSpec` exactly as ``jvae train`` builds them: the IWAE paper's 1-layer
 MLP VAE, an IAF posterior and an AF prior (2 steps each), VLAE (AF prior, PixelCNN decoder of
 radius 3) and a PixelCNN decoder of radius 14 (PixelVAE-style). All run in one process,
 interleaved (each repeat times every contender once, in a rotating order), so background load
@@ -30,18 +30,17 @@ from common import command, describe, machine, timed, write  # noqa: E402
 
 from experiments.vlae.configs.rows import rows as vlae_rows  # noqa: E402
 from jvae import compiler  # noqa: E402
-from jvae.run import experiment  # noqa: E402
-from jvae.run.config import Config  # noqa: E402
-from jvae.run.objective import make_step  # noqa: E402
+from jvae.run.spec import RunSpec  # noqa: E402
+from jvae.run.train import build_model, make_step  # noqa: E402
 from jvae.training.train import init_state, make_epoch, make_optimizer  # noqa: E402
 
 # Steps per timed call at K=1: about a second of work each on a quiet 2-core machine.
 STEPS = {"vae": 200, "iaf_vae": 100, "af_vae": 100, "vlae": 4, "pixelcnn_large_field": 2}
 
 
-def config_of(name: str, k: int, channels: int, small: int, large: int) -> Config:
+def config_of(name: str, k: int, channels: int, small: int, large: int) -> RunSpec:
     overrides = vlae_rows(small, large)[name]
-    return Config.from_preset(
+    return RunSpec.from_preset(
         "cpu",
         model="vae" if k == 1 else "iwae",
         k=k,
@@ -50,13 +49,13 @@ def config_of(name: str, k: int, channels: int, small: int, large: int) -> Confi
     )
 
 
-def train_contender(config: Config, batch: int, steps: int):
+def train_contender(config: RunSpec, batch: int, steps: int):
     """A jitted scanned epoch of ``steps`` steps of ``config``'s model on random grey images."""
     data = jax.random.uniform(jax.random.key(1), (steps * batch, 784))
-    model = experiment.build_model(config)
+    model = build_model(config)
     opt = make_optimizer(600)
     state0 = init_state(jax.random.key(0), model, opt)
-    step = make_step(config, model, opt, experiment.objective_bounds(config))
+    step = make_step(config, model, opt)
     epoch = compiler.jit(make_epoch(step, batch))
     key = jax.random.key(2)
 
@@ -68,9 +67,9 @@ def train_contender(config: Config, batch: int, steps: int):
     return run
 
 
-def sample_contender(config: Config, n: int):
+def sample_contender(config: RunSpec, n: int):
     """A jitted draw of ``n`` images from the model (prior, then the decoder)."""
-    model = experiment.build_model(config)
+    model = build_model(config)
     params = init_state(jax.random.key(0), model, make_optimizer(600)).params
     sample = compiler.jit(lambda key: model.sample(params, key, n))
 

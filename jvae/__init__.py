@@ -105,4 +105,4 @@ __all__ = [
     "tempered_log_weights",
     "tomczak_welling_hvae",
 ]
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -6,7 +6,7 @@ environment, which is why these run in their own process (jax reads them at impo
   sharding OUT          8 fake devices: sharded vs single-device step, shardings, traces,
                         K-sharded evaluation; writes a JSON of measured values to OUT.
   train OUT WORKDIR PROCESS_ID NUM_PROCESSES PORT [N EPOCHS]
-                        ``experiment.train`` of :func:`config` on :func:`random_arrays`
+                        ``jvae.run.train.train`` of :func:`config` on :func:`random_arrays`
                         (multi-process when NUM_PROCESSES > 1, resuming if WORKDIR holds
                         checkpoints); process 0 writes the final params to OUT (npz).
 """
@@ -63,9 +63,9 @@ def random_arrays(n: int = 240, seed: int = 0) -> dict[str, np.ndarray]:
 
 def config(epochs: int = 2, **overrides):
     """A small IWAE(k=2) run at batch 24."""
-    from jvae.run.config import Config
+    from jvae.run.spec import RunSpec
 
-    return Config.from_preset("smoke", k=2, batch_size=24, epochs=epochs, nll_k=4, **overrides)
+    return RunSpec.from_preset("smoke", k=2, batch_size=24, epochs=epochs, nll_k=4, **overrides)
 
 
 def save_params(path: str, params) -> None:
@@ -196,12 +196,12 @@ def train(
         from jvae.training import parallel
 
         parallel.initialize(f"127.0.0.1:{port}", int(num_processes), int(process_id))
-    from jvae.run import experiment
+    from jvae.run.train import train as train_run
 
     resume = (pathlib.Path(workdir) / "checkpoints").is_dir()
-    _, state = experiment.train(
-        config(int(epochs)), workdir, resume=resume, progress=False, arrays=random_arrays(int(n))
-    )
+    arrays = random_arrays(int(n))
+    state = train_run(config(int(epochs)), workdir, resume=resume, progress=False, arrays=arrays)
+    state = state.states[0]
     if jax.process_index() == 0:
         save_params(out, state.params)
 

@@ -14,7 +14,9 @@ import pytest
 from jvae import cli
 from jvae.models.build import POSTERIORS, PRIORS
 from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run.evaluate import load_run
+from jvae.run.spec import RunSpec
+from jvae.run.train import build_model, load_arrays
 
 # (architecture, layers): the IWAE chain with 1 or 2 layers, the HVAE ladder (its own 2 layers)
 NETWORKS = [("iwae", 1), ("iwae", 2), ("hvae", 1)]
@@ -30,12 +32,12 @@ def test_every_combination_builds_or_is_refused_in_one_line(architecture, layers
     )
     if refused:
         with pytest.raises(ValueError) as err:
-            Config.from_preset("smoke", components=7, **options)
+            RunSpec.from_preset("smoke", components=7, **options)
         assert "\n" not in str(err.value)
         return
-    config = Config.from_preset("smoke", components=7, flow_steps=1, **options)
+    config = RunSpec.from_preset("smoke", components=7, flow_steps=1, **options)
     images = np.zeros((20, 784), np.float32)
-    model = experiment.build_model(config, images)
+    model = build_model(config, images)
     x = jnp.zeros((3, 784))
     params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
     terms = jax.eval_shape(lambda p: model.log_weights(p, jax.random.PRNGKey(1), x, 4), params)
@@ -46,14 +48,14 @@ def test_every_combination_builds_or_is_refused_in_one_line(architecture, layers
 
 def test_iaf_posterior_and_af_prior_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
     arrays = _workers.random_arrays(n=120)
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    monkeypatch.setattr("jvae.data.spec.load_dataset", lambda name, data_dir=None: arrays)
     flags = ["--posterior", "iaf", "--prior", "af", "--flow-steps", "1", "--k", "3"]
     flags += ["--estimator", "dreg", "--epochs", "1", "--batch-size", "24", "--nll-k", "4"]
     flags += ["--test-subset", "10", "--no-progress", "--workdir", str(tmp_path)]
     assert cli.main(["train", *flags]) == 0
     result = json.loads((tmp_path / "eval.json").read_text())
     assert np.isfinite(result["nll"]) and result["active_units"][0] <= 50
-    _, model, params = experiment.load_run(tmp_path)
+    _, model, params = load_run(tmp_path)
     assert set(params["encoder"]["q0"]) == {"net", "flow"} and "step_0" in params["prior"]
 
 
@@ -72,10 +74,10 @@ def test_conv_and_pixelcnn_decoders_build_with_conv_encoders(
     options = dict(architecture=architecture, layers=layers, decoder=decoder)
     if architecture == "iwae" and layers == 2:
         with pytest.raises(ValueError, match="applies to the 1-layer iwae and the hvae"):
-            Config.from_preset("smoke", likelihood=likelihood, **options)
+            RunSpec.from_preset("smoke", likelihood=likelihood, **options)
         return
-    config = Config.from_preset("smoke", likelihood=likelihood, receptive_field=3, **options)
-    model = experiment.build_model(config)
+    config = RunSpec.from_preset("smoke", likelihood=likelihood, receptive_field=3, **options)
+    model = build_model(config)
     params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
     terms = jax.eval_shape(
         lambda p: model.log_weights(p, jax.random.PRNGKey(1), jnp.zeros((3, 784)), 2), params
@@ -91,20 +93,20 @@ def test_conv_and_pixelcnn_decoders_build_with_conv_encoders(
 
 
 def test_logistic_needs_an_image_decoder():
-    with pytest.raises(ValueError, match="--likelihood logistic needs --decoder conv or pixelcnn"):
-        Config.from_preset("smoke", likelihood="logistic")
+    with pytest.raises(ValueError, match="needs decoder=.conv. or .pixelcnn."):
+        RunSpec.from_preset("smoke", likelihood="logistic")
 
 
 def test_logistic_pixelcnn_trains_on_grey_levels_and_reports_bits_per_dim(tmp_path, monkeypatch):
     arrays = _workers.random_arrays(n=96)
     arrays["test"] = np.floor(arrays["train"][:8] * 256) / 256  # 8-bit grey levels
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
-    config = Config.from_preset(
+    monkeypatch.setattr("jvae.data.spec.load_dataset", lambda name, data_dir=None: arrays)
+    config = RunSpec.from_preset(
         "smoke", decoder="pixelcnn", likelihood="logistic", receptive_field=1,
         pixelcnn_channels=4, epochs=1, batch_size=24, nll_k=3, test_subset=8,
     )  # fmt: skip
-    data = experiment.load_data(config)
+    data = load_arrays(config)
     np.testing.assert_array_equal(data["test"], arrays["test"])  # not binarised
-    result = experiment.train_and_evaluate(config, tmp_path, progress=False)
+    result = experiment.train_and_evaluate(config, tmp_path, progress=False)[0]
     assert result["bits_per_dim"] == pytest.approx(result["nll"] / (784 * np.log(2)))
     assert np.isfinite(result["bits_per_dim"]) and result["bits_per_dim"] > 0.0

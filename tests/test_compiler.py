@@ -50,9 +50,10 @@ def test_training_and_evaluation_match_xla_defaults(grey_data):
     )
     np.testing.assert_allclose(m_ours["loss"], m_xla["loss"], rtol=1e-5)
     # Four Adam steps of lr 1e-3 move each weight by up to 4e-3; the two compilations round
-    # differently, and Adam's normalisation turns that into differences of about 1e-5.
+    # differently, and Adam's normalisation turns that into differences of about 1e-5 (up to
+    # 5e-5 where a gradient is near 0), against steps of up to 4e-3.
     for a, b in zip(jax.tree.leaves(s_ours.params), jax.tree.leaves(s_xla.params), strict=True):
-        np.testing.assert_allclose(a, b, atol=3e-5)
+        np.testing.assert_allclose(a, b, atol=1e-4)
 
     def bound(params, key, x):
         return streamed_iwae(lambda k, n: model.log_weights(params, k, x, n).total, key, 500, 100)

@@ -12,8 +12,8 @@ import pytest
 
 from jvae import data
 from jvae.data import omniglot as om
-from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run.spec import RunSpec
+from jvae.run.train import load_arrays
 
 _SOURCE = data.data_dir() / "omniglot"
 _NPZ = ("images_background.npz", "images_evaluation.npz")
@@ -135,11 +135,11 @@ def test_loaded_arrays_are_the_downsampled_drawings_of_the_split(
 def test_train_command_path_loads_omniglot(
     monkeypatch: pytest.MonkeyPatch, omniglot_tfds: Path, omniglot: dict[str, np.ndarray]
 ) -> None:
-    """`jvae train --dataset omniglot` goes through experiment.load_data: grey train, test
+    """`jvae train --dataset omniglot` goes through jvae.run.train.load_arrays: grey train, test
     binarised with a fixed seed."""
     monkeypatch.setenv("JVAE_TFDS_DIR", str(omniglot_tfds))
-    config = Config.from_preset("smoke", dataset="omniglot")
-    arrays = experiment.load_data(config)
+    config = RunSpec.from_preset("smoke", dataset="omniglot")
+    arrays = load_arrays(config)
     np.testing.assert_array_equal(arrays["train"], omniglot["train"][:2000])
     test = arrays["test"]
     assert test.shape == (500, 784) and set(np.unique(test).tolist()) == {0.0, 1.0}

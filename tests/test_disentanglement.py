@@ -312,8 +312,8 @@ def tiny_model():
 @pytest.fixture
 def fake_run(tiny_model, monkeypatch):
     """``load_run`` of any folder returns the tiny model, 'trained' on dsprites."""
-    config = types.SimpleNamespace(dataset="dsprites")
-    monkeypatch.setattr("jvae.run.experiment.load_run", lambda workdir: (config, *tiny_model))
+    config = types.SimpleNamespace(data=types.SimpleNamespace(dataset="dsprites"))
+    monkeypatch.setattr("jvae.run.evaluate.load_run", lambda workdir: (config, *tiny_model))
     return config
 
 
@@ -345,7 +345,7 @@ def test_cli_writes_scores_and_baselines(fake_run, sprites5, tmp_path, capsys, m
 
 
 def test_cli_one_line_errors(fake_run, tmp_path, capsys):
-    fake_run.dataset = "mnist"
+    fake_run.data.dataset = "mnist"
     assert main(["disentanglement", "--workdir", str(tmp_path), *SMALL_FLAGS]) == 2
     err = capsys.readouterr().err.strip()
     assert "has no ground-truth factors" in err and "\n" not in err

@@ -14,7 +14,7 @@ import pytest
 
 from jvae.models.dsprites_vae import burgess_conv, higgins_mlp
 from jvae.nn.dsprites import conv_stride2, conv_transpose_stride2
-from jvae.run.config import Config
+from jvae.run.spec import RunSpec
 
 
 def _transpose_reference(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -78,5 +78,5 @@ def test_models_have_the_papers_sizes_and_log_weights():
     with pytest.raises(ValueError, match="reads 64x64 images"):
         burgess_conv(data_dim=784, image_shape=(28, 28))
     for options in (dict(layers=2), dict(posterior="iaf")):
-        with pytest.raises(ValueError, match="one Gaussian latent layer"):
-            Config.from_preset("smoke", architecture="burgess-conv", **options)
+        with pytest.raises(ValueError, match="fixed depth|one Gaussian latent"):
+            RunSpec.from_preset("smoke", architecture="burgess-conv", **options)

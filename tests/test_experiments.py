@@ -1,32 +1,77 @@
-"""The experiment scripts run end to end on the smoke preset (tiny data)."""
+"""The experiments run end to end on the smoke preset (tiny data), and their committed tables
+regenerate unchanged from their committed row JSON."""
 
-import importlib.util
+import importlib
 import json
 import pathlib
+import re
+import runpy
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+import jvae.data.spec
 from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run.spec import RunSpec
 
-ROOT = pathlib.Path(__file__).parents[1]
-sys.path.insert(0, str(ROOT))  # the `experiments` package
+ROOT = pathlib.Path(__file__).parents[1]  # on pytest's path (pyproject: pythonpath)
+EXPERIMENTS = ("iwae_table", "bounds_mnist", "vampprior", "vlae", "elbo_surgery", "beta_vae")
 
 
-def _load(path: str):
-    spec = importlib.util.spec_from_file_location("exp", ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _data(monkeypatch, arrays):
+    """Every run (and the surgery's images) loads ``arrays`` as its dataset."""
+    monkeypatch.setattr(jvae.data.spec, "load_dataset", lambda name, data_dir=None: arrays)
+
+
+def _regenerated(markdown, config: dict, rows: dict, committed: str) -> str:
+    """``markdown(config, rows, machine)`` with the machine recovered from ``committed``
+    (the machine a table was made on is in no row); the template itself when none matches."""
+    mark = "\x00machine\x00"
+    pieces = markdown(config, rows, mark).split(mark)
+    pattern = re.escape(pieces[0]) + "(.+?)" + r"\1".join(map(re.escape, pieces[1:]))
+    found = re.fullmatch(pattern, committed, re.S)
+    return markdown(config, rows, found[1] if found else mark)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_committed_cpu_tables_regenerate_from_their_rows(name):
+    from experiments import runner
+
+    configs = importlib.import_module(f"experiments.{name}.configs")
+    table = importlib.import_module(f"experiments.{name}.table")
+    config = configs.get_config("cpu")
+    results = ROOT / config["results"]
+    rows = runner.read_rows(results)
+    files = {"table.md": table.markdown}
+    if name == "beta_vae":
+        files["timing.md"] = table.timing_markdown
+    for filename, markdown in files.items():
+        committed = (results / filename).read_text()
+        assert _regenerated(markdown, config, rows, committed) == committed, filename
+
+
+def test_experiments_run_as_modules(monkeypatch, capsys):
+    """``python -m experiments.<name>`` (and the other scripts) with no path set up: one in a
+    fresh interpreter from the root, every one's ``__main__`` in this one."""
+    command = [sys.executable, "-m", "experiments.iwae_table.z1_usage", "--help"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "--kl-threshold" in out
+    modules = {f"experiments.{name}": "--preset" for name in EXPERIMENTS}
+    modules["experiments.vlae.prior_width"] = "--prior-draws"
+    for module, flag in modules.items():
+        monkeypatch.setattr(sys, "argv", [module, "--help"])
+        with pytest.raises(SystemExit) as done:
+            runpy.run_module(module, run_name="__main__")
+        assert done.value.code == 0 and flag in capsys.readouterr().out
 
 
 def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch):
     from experiments.iwae_table import main
 
     arrays = {"train": grey_data[:400], "test": (grey_data[400:460] > 0.5).astype(np.float32)}
-    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    _data(monkeypatch, arrays)
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path)
     lines = [line for line in table.splitlines() if line.startswith(("| 1 ", "| 2 "))]
@@ -61,20 +106,24 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     # a finished row is read back, never trained again; an interrupted one resumes
     monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
     assert main.run_table(spec, root=tmp_path) == table
-    (tmp_path / spec["workdir"] / "mnist_l2_iwae_k5" / "eval.json").unlink()  # killed in eval
+    (results / "rows" / "mnist_l2_iwae_k5.json").unlink()  # killed in its evaluation
+    (tmp_path / spec["workdir"] / "mnist_l2_iwae_k5" / "eval.json").unlink()
     with pytest.raises(AssertionError, match="mnist_l2_iwae_k5 run again with resume=True"):
         main.run_table(spec, root=tmp_path)
+    # --only: the other unfinished rows wait, the finished ones stay in the table
+    (results / "rows" / control).unlink()
+    only = main.run_table(spec, root=tmp_path, only=("mnist_l1_iwae_k5",))
+    assert "## Controls" not in only and only.split("\n\n")[:2] == table.split("\n\n")[:2]
 
 
-def _must_not_train(config, workdir, data_dir=None, resume=False, progress=True):
+def _must_not_train(spec, workdir, data_dir=None, resume=False, progress=True, sweep=None):
     raise AssertionError(f"{workdir.name} run again with resume={resume}")
 
 
 def test_vampprior_table_smoke(tmp_path, grey_data, monkeypatch):
     from experiments.vampprior import main
 
-    arrays = {"train": grey_data[:200], "test": grey_data[400:430]}
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    _data(monkeypatch, {"train": grey_data[:200], "test": grey_data[400:430]})
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path)
     results = tmp_path / spec["results"]
@@ -93,8 +142,7 @@ def test_vampprior_table_smoke(tmp_path, grey_data, monkeypatch):
 def test_vlae_table_smoke(tmp_path, grey_data, monkeypatch):
     from experiments.vlae import main
 
-    arrays = {"train": grey_data[:100], "test": grey_data[400:410]}
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    _data(monkeypatch, {"train": grey_data[:100], "test": grey_data[400:410]})
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path)
     results = tmp_path / spec["results"]
@@ -109,9 +157,9 @@ def test_vlae_table_smoke(tmp_path, grey_data, monkeypatch):
 
 
 def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
-    arrays = {"train": grey_data[:300], "test": (grey_data[400:440] > 0.5).astype(np.float32)}
-    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    _data(monkeypatch, {"train": grey_data[:300], "test": grey_data[400:440]})
     from experiments.bounds_mnist import main
+    from experiments.bounds_mnist import table as table_lib
 
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path, only=("VAE", "IWAE-DReG"))
@@ -123,7 +171,7 @@ def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
     # Rerun for every objective: the finished rows are read back, in the table's order.
     table = main.run_table(spec, root=tmp_path)
     rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
-    assert [r.split("|")[1].strip() for r in rows] == list(main.OBJECTIVES)
+    assert [r.split("|")[1].strip() for r in rows] == list(table_lib.OBJECTIVES)
     assert (tmp_path / spec["results"] / "rows" / "piwae.json").exists()
     assert (tmp_path / spec["results"] / "nll_vs_elbo.png").stat().st_size > 0
 
@@ -131,8 +179,7 @@ def test_bounds_table_smoke(tmp_path, grey_data, monkeypatch):
 def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):
     from experiments.elbo_surgery import main
 
-    arrays = {"train": grey_data[:200], "test": (grey_data[400:420] > 0.5).astype(np.float32)}
-    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    _data(monkeypatch, {"train": grey_data[:200], "test": grey_data[400:420]})
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path)
     results = tmp_path / spec["results"]
@@ -140,7 +187,7 @@ def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):
     surgery, budget = table.split("\n\n")[1:3]
     lines = [line for line in surgery.splitlines() if line.startswith("| VAE")]
     assert len(lines) == 2 and "| -129.63 | 7.41 | 7.20 | 0.21 |" in lines[0]  # the paper's
-    passes = spec["overrides"].get("epochs") or Config.from_preset("smoke").epochs
+    passes = spec["overrides"].get("epochs") or RunSpec.from_preset("smoke").train.epochs
     assert f"| VAE 2-D | {passes} |" in budget  # each model's training budget
     for name, analytic in (("vae_2d", True), ("vamp_2d", False)):
         row = json.loads((results / "rows" / f"{name}.json").read_text())
@@ -158,7 +205,8 @@ def test_elbo_surgery_smoke_reuse_and_resume(tmp_path, grey_data, monkeypatch):
     spec["rows"]["reused"] = dict(
         label="VAE 2-D again", overrides=dict(model="vae"), reuse=f"{spec['workdir']}/vae_2d"
     )
-    monkeypatch.setattr(experiment, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(main, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(main, "train_and_evaluate", lambda *a, **k: pytest.fail("trained"))
     again = main.run_table(spec, root=tmp_path)
     assert again.splitlines()[:6] == table.splitlines()[:6]  # text, header, the two rows
     reused = json.loads((results / "rows" / "reused.json").read_text())
@@ -198,8 +246,7 @@ def test_beta_vae_table_smoke(tmp_path, monkeypatch):
     from experiments.beta_vae import main
 
     sprites = TinySprites()
-    arrays = {"train": np.concatenate([sprites.grid] * 2), "test": sprites.grid[::4]}
-    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    _data(monkeypatch, {"train": np.concatenate([sprites.grid] * 2), "test": sprites.grid[::4]})
     monkeypatch.setattr(main, "factor_dataset", lambda spec, data_dir: sprites)
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path)
@@ -224,6 +271,6 @@ def test_beta_vae_table_smoke(tmp_path, monkeypatch):
     capacity = tmp_path / spec["workdir"] / "capacity" / "capacity=5,seed=0" / "metrics.jsonl"
     assert json.loads(capacity.read_text().splitlines()[-1])["capacity"] == 5.0
     # finished groups and scores are read back: nothing trains or scores again
-    monkeypatch.setattr(main.sweep, "train_sweep", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(main, "train", lambda *a, **k: pytest.fail("trained again"))
     monkeypatch.setattr(main.dis, "all_metrics", lambda *a, **k: pytest.fail("scored again"))
     assert main.run_table(spec, root=tmp_path) == table

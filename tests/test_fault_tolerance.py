@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from jvae import cli
+from jvae.data import spec as data_spec
 from jvae.models import Model, iwae_mlp, linear_gaussian
-from jvae.run import experiment
+from jvae.run import train as run_train
+from jvae.run.train import train
 from jvae.training.checkpoint import Checkpoints
 from jvae.training.train import TrainState, init_state, make_optimizer, make_train_step
 
@@ -33,7 +35,7 @@ def assert_trees_equal(a, b) -> None:
 
 
 N, EPOCHS = 9600, 2  # 400 steps per epoch: an epoch lasts far longer than the kill's latency
-STEPS = N // _workers.config().batch_size
+STEPS = N // _workers.config().train.batch_size
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +43,8 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, Tr
     """An uninterrupted run: its folder (checkpoints at each epoch) and final state."""
     workdir = tmp_path_factory.mktemp("straight")
     arrays = _workers.random_arrays(N)
-    _, state = experiment.train(_workers.config(EPOCHS), workdir, progress=False, arrays=arrays)
-    return workdir, state
+    trained = train(_workers.config(EPOCHS), workdir, progress=False, arrays=arrays)
+    return workdir, trained.states[0]
 
 
 @pytest.mark.slow
@@ -66,13 +68,13 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(
     assert len((workdir / "metrics.jsonl").read_text().splitlines()) == 1
     assert not (workdir / "checkpoints" / str(2 * STEPS)).exists()
 
-    _, resumed = experiment.train(
+    (resumed,) = train(
         _workers.config(EPOCHS),
         workdir,
         resume=True,
         progress=False,
         arrays=_workers.random_arrays(N),
-    )
+    ).states
     assert int(resumed.step) == EPOCHS * STEPS
     assert_trees_equal(resumed, straight[1])
 
@@ -135,13 +137,13 @@ def test_too_many_nonfinite_steps_stop_with_last_good_checkpoint(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        experiment, "build_model", lambda config, train_images=None: poisoned(iwae_mlp(1))
+        run_train, "build_model", lambda spec, train_images=None: poisoned(iwae_mlp(1))
     )
     arrays = _workers.random_arrays()
     arrays["train"][7] = 1.0  # binarises to all ones: exactly one bad step per epoch
     config = _workers.config(epochs=3, max_nonfinite=1)
-    with pytest.raises(experiment.TrainingDiverged) as err:
-        experiment.train(config, tmp_path, progress=False, arrays=arrays)
+    with pytest.raises(run_train.TrainingDiverged) as err:
+        train(config, tmp_path, progress=False, arrays=arrays)
     message = str(err.value)
     assert "2 steps had a non-finite loss or gradient (limit 1)" in message
     assert "stopped at epoch 2" in message and "checkpoint is step 10" in message
@@ -165,7 +167,7 @@ def test_cli_rejects_nonfinite_data_naming_rows(
 ) -> None:
     arrays = _workers.random_arrays(300)
     arrays["train"][[3, 17], 5] = [np.nan, np.inf]
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir: arrays)
+    monkeypatch.setattr(data_spec, "load_dataset", lambda name, data_dir: arrays)
     code = cli.main(["train", "--workdir", str(tmp_path), "--no-progress", "--skip-eval"])
     err = capsys.readouterr().err.strip()
     assert code == 2
@@ -177,11 +179,18 @@ def test_cli_rejects_nonfinite_data_naming_rows(
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--k", "0"], "k (samples per example) must be >= 1, got 0"),
-        (["--layers", "3"], "layers must be 1 or 2, got 3"),
+        (["--k", "0"], "jvae: error: k must be >= 1; got 0."),
+        (["--layers", "3"], "the iwae architecture has 1 or 2 layers; got 3"),
         (["--model", "gan"], "argument --model: invalid choice: 'gan'"),
-        (["--bound", "miwae", "--k", "5", "--groups", "2"], "k=5 must be divisible by groups=2"),
-        (["--sample-shards", "3"], "sample_shards=3 must be >= 1 and divide nll_k=500"),
+        (
+            ["--bound", "miwae", "--k", "5", "--groups", "2"],
+            "--k 5 must be divisible by --groups 2 for the miwae bound",
+        ),
+        (["--sample-shards", "3"], "--sample-shards 3 must divide --nll-k 500"),
+        (
+            ["--decoder-bias", "data_mean", "--decoder", "conv"],
+            "use the MLP decoder or --decoder-bias zero",
+        ),
     ],
 )
 def test_cli_rejects_bad_configuration_in_one_line(
@@ -212,6 +221,6 @@ def test_cli_rejects_batch_not_divisible_by_devices(tmp_path: pathlib.Path) -> N
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "jvae: error: batch_size 12 is not divisible by the 8 devices of the data axis; "
+        "jvae: error: --batch-size 12 is not divisible by the 8 devices of the data axis; "
         "use a multiple of 8."
     ]

@@ -36,8 +36,7 @@ from jvae.objectives import (
 )
 from jvae.reports.kl_curves import read_records, save_kl_per_dim
 from jvae.reports.traversals import latent_traversal, save_traversals
-from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run.spec import RunSpec
 from jvae.training.train import init_state, make_optimizer, make_train_step
 
 
@@ -219,8 +218,8 @@ def test_reweighting_schedules_and_dispatch():
     assert float(cap(t, jnp.int32(100))[0]) == pytest.approx(-5.0 - 1000.0 * 5.0)
     for kwargs, match in (
         (dict(penalty="tc"), "unknown KL penalty"),
-        (dict(penalty="capacity", warmup=5), "drop --kl-warmup"),
-        (dict(groups=-1), "free-bits-groups"),
+        (dict(penalty="capacity", warmup=5), "set warmup=0"),
+        (dict(groups=-1), "groups must be >= 0"),
     ):
         with pytest.raises(ValueError, match=match) as err:
             KLReweighting(**kwargs)
@@ -247,8 +246,8 @@ def test_kl_train_step_compiles_once_and_refuses_other_estimators(small, grey_da
     assert len(traces) == 1 and bool(metrics["finite"]) and int(state.step) == 3
     assert float(metrics["capacity"]) == 2.5  # C at step 2 of 4
     refused = (
-        (dict(estimator="dreg"), "--estimator reparam"),
-        (dict(bound=bounds.iwae), "--model vae"),
+        (dict(estimator="dreg"), "estimator='reparam'"),
+        (dict(bound=bounds.iwae), "model='vae'"),
         (dict(kl_schedule=linear_kl_warmup(3)), "its own KL schedule"),
     )
     for kwargs, match in refused:
@@ -260,25 +259,27 @@ def test_kl_train_step_compiles_once_and_refuses_other_estimators(small, grey_da
     "options,match",
     [
         (dict(model="vae", free_bits=1.0, capacity=5.0), "choose one"),
-        (dict(model="vae", capacity=5.0, kl_warmup=10), "drop --kl-weight, --kl-warmup"),
-        (dict(model="iwae", free_bits=1.0), "use --model vae"),
-        (dict(model="vae", kl_weight=4.0, estimator="dreg"), "--estimator reparam"),
-        (dict(kl_cycles=4, kl_warmup=2), "--kl-cycles 4"),
-        (dict(kl_weight=-1.0), "--kl-weight must be >= 0"),
-        (dict(capacity_gamma=0.0), "--capacity-gamma must be > 0"),
+        (dict(model="vae", capacity=5.0, kl_warmup=10), "warm-up"),
+        (dict(model="vae", capacity=5.0, kl_weight=2.0), "drop kl_weight"),
+        (dict(model="iwae", free_bits=1.0), "use model='vae'"),
+        (dict(model="vae", kl_weight=4.0, estimator="dreg"), "estimator='reparam'"),
+        (dict(kl_cycles=4, kl_warmup=2), "got 4 cycles in 2 steps"),
+        (dict(kl_weight=-1.0), "kl_weight must be >= 0"),
+        (dict(capacity_gamma=0.0), "capacity_gamma must be > 0"),
     ],
 )
 def test_config_refuses_kl_options_without_meaning(options, match):
     with pytest.raises(ValueError, match=match) as err:
-        Config.from_preset("smoke", **options)
+        RunSpec.from_preset("smoke", **options)
     assert "\n" not in str(err.value)
 
 
 def test_config_chooses_the_kl_path():
-    assert Config.from_preset("smoke", model="vae", kl_weight=1.0).reweights_kl
-    assert Config.from_preset("smoke", model="vae", free_bits=0.5).reweights_kl
-    assert not Config.from_preset("smoke", model="vae", kl_warmup=10).reweights_kl  # tempered
-    assert not Config.from_preset("smoke", model="iwae", kl_weight=4.0).reweights_kl  # tempered
+    assert RunSpec.from_preset("smoke", model="vae", kl_weight=1.0).objective.reweights_kl
+    assert RunSpec.from_preset("smoke", model="vae", free_bits=0.5).objective.reweights_kl
+    tempered = (dict(model="vae", kl_warmup=10), dict(model="iwae", kl_weight=4.0))
+    for options in tempered:  # a bound of tempered log-weights, not a reweighted ELBO
+        assert not RunSpec.from_preset("smoke", **options).objective.reweights_kl
 
 
 def test_train_with_controlled_capacity_from_the_command_line(tmp_path, monkeypatch):
@@ -287,7 +288,7 @@ def test_train_with_controlled_capacity_from_the_command_line(tmp_path, monkeypa
         "train": (rng.uniform(size=(64, 784)) < 0.1).astype(np.float32),
         "test": (rng.uniform(size=(8, 784)) < 0.1).astype(np.float32),
     }
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    monkeypatch.setattr("jvae.data.spec.load_dataset", lambda name, data_dir=None: arrays)
     flags = ["--model", "vae", "--latent-size", "10"]
     flags += ["--capacity", "25", "--capacity-steps", "8", "--batch-size", "16", "--epochs", "2"]
     flags += ["--skip-eval", "--no-progress", "--workdir", str(tmp_path)]

@@ -15,10 +15,17 @@ from jvae.components.likelihoods import Bernoulli, DiscretizedLogistic, PixelCNN
 from jvae.components.pixels import BernoulliPixels, LogisticPixels
 from jvae.components.posteriors import GaussianPosterior
 from jvae.components.priors import StandardNormal
+from jvae.models.conv_models import image_decoder
 from jvae.models.model import DATA, Latent, ModelParts, assemble
 from jvae.nn.conv import ConvBernoulli, ConvGaussian, ConvLogistic, ConvMap
 from jvae.nn.gated import GatedGaussian
-from jvae.nn.pixelcnn import GatedPixelCNN, field_radius, layers_for_radius, receptive_field
+from jvae.nn.pixelcnn import (
+    GatedPixelCNN,
+    field_radius,
+    largest_useful_radius,
+    layers_for_radius,
+    receptive_field,
+)
 from jvae.training.train import init_state, make_train_step
 
 # Initialisers draw with RBG keys: XLA compiles their random ops several times faster than
@@ -44,6 +51,41 @@ def test_receptive_field_is_the_causal_window(layers, kernel, first):
 def test_layers_for_radius_reach_it_exactly(radius, kernel, first):
     layers = layers_for_radius(radius, kernel, first)
     assert field_radius(receptive_field(layers, kernel, first)) == radius
+
+
+def _sees_every_earlier_pixel(field: frozenset, height: int, width: int) -> bool:
+    """Whether, for every pixel of the image, ``field`` reaches every pixel before it."""
+    for i in range(height):
+        for j in range(width):
+            seen = {(i + a, j + b) for a, b in field}
+            earlier = {(r, c) for r in range(height) for c in range(width) if (r, c) < (i, j)}
+            if not earlier <= seen:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 5), (4, 7), (8, 3)])
+@pytest.mark.parametrize("kernel,first", [(3, None), (5, None), (3, 5), (5, 7)])
+def test_largest_useful_radius_is_the_first_to_see_every_earlier_pixel(shape, kernel, first):
+    useful = largest_useful_radius(shape, kernel, first)
+    layers = layers_for_radius(useful, kernel, first)
+    assert _sees_every_earlier_pixel(receptive_field(layers, kernel, first), *shape)
+    if layers > 1:  # one layer less does not
+        assert not _sees_every_earlier_pixel(receptive_field(layers - 1, kernel, first), *shape)
+
+
+def test_a_field_beyond_the_image_is_refused_where_the_decoder_is_built():
+    """A radius past max(H, W) - 1 builds layers that see nothing new (and used to compile for
+    minutes at --receptive-field 100): refused, naming the largest useful value."""
+    assert largest_useful_radius((28, 28)) == 27
+    decoder = image_decoder("pixelcnn", "bernoulli", (4,), (28, 28), receptive_field=27)
+    assert decoder.network.num_layers == 27
+    with pytest.raises(
+        ValueError, match=r"^receptive_field=28 exceeds the largest useful value 27"
+    ):
+        image_decoder("pixelcnn", "bernoulli", (4,), (28, 28), receptive_field=28)
+    with pytest.raises(ValueError, match="receptive_field=100 .* value 7 for 8x5 images"):
+        image_decoder("pixelcnn", "logistic", (4,), (8, 5), receptive_field=100)
 
 
 def test_bad_pixelcnn_configurations_raise():

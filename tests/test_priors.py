@@ -169,13 +169,13 @@ def test_data_pseudo_inputs_are_fixed_training_images(grey_data):
     params = prior.init(KEY)
     grad = jax.grad(lambda p: jnp.sum(prior.pseudo_inputs(p)))(params)
     assert not np.any(grad["pseudo_inputs"])  # never updated
-    with pytest.raises(ValueError, match=r"--components <= the 512 training images"):
+    with pytest.raises(ValueError, match=r"components <= the 512 training images"):
         choose_pseudo_inputs(grey_data, 600, seed=0)
 
 
 def test_bad_prior_arguments_are_one_line_errors():
     for bad in (lambda: GaussianMixture(2, 0), lambda: VampPrior(2, 0, 6)):
-        with pytest.raises(ValueError, match=r"--components >= 1") as err:
+        with pytest.raises(ValueError, match=r"num_components >= 1") as err:
             bad()
         assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="unknown prior 'gmm'"):

@@ -25,8 +25,8 @@ from jvae.components.priors import GaussianMixture, StandardNormal, VampPrior
 from jvae.diagnostics import surgery
 from jvae.distributions import DiagGaussian, diag_gaussian_mixture_log_prob
 from jvae.models import chain_vae, iwae_mlp, linear_gaussian
-from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run.spec import RunSpec
+from jvae.run.train import build_model
 from jvae.training.checkpoint import Checkpoints
 from jvae.training.train import init_state, make_optimizer
 
@@ -211,11 +211,11 @@ def test_eight_devices_agree_with_one():
 
 def _results_folder(path: pathlib.Path, checkpoint: bool = True, **overrides) -> pathlib.Path:
     """A `jvae train` results folder holding an untrained model (config and a checkpoint)."""
-    config = Config.from_preset("smoke", model="vae", **overrides)
+    config = RunSpec.from_preset("smoke", model="vae", **overrides)
     path.mkdir(parents=True)
     (path / "config.json").write_text(config.to_json())
     if checkpoint:
-        model = experiment.build_model(config)
+        model = build_model(config)
         state = jax.jit(lambda key: init_state(key, model, make_optimizer(1)))(
             jax.random.PRNGKey(0)
         )
@@ -228,7 +228,7 @@ def _results_folder(path: pathlib.Path, checkpoint: bool = True, **overrides) ->
 @pytest.fixture
 def tiny_data(monkeypatch, grey_data):
     arrays = {"train": grey_data[:60], "test": (grey_data[400:410] > 0.5).astype(np.float32)}
-    monkeypatch.setattr(experiment, "load_data", lambda config, data_dir=None: arrays)
+    monkeypatch.setattr("jvae.run.train.load_arrays", lambda spec, data_dir=None: arrays)
     return arrays
 
 

@@ -1,6 +1,7 @@
 """Sweeps in one program: S models trained side by side (and resumed) end with the parameters
-of S separate runs; the swept epoch compiles once; the command line writes one results folder
-per member; sweeps that cannot be one program are refused in one line."""
+of S separate runs, for every option a sweep can vary and every part it can hold fixed; the
+swept epoch compiles once; the command line writes one results folder per member; sweeps that
+cannot be one program are refused in one line."""
 
 from __future__ import annotations
 
@@ -11,18 +12,18 @@ import numpy as np
 import pytest
 
 from jvae import cli
-from jvae.run import experiment, sweep
-from jvae.run.config import Config
-from jvae.run.objective import make_step
+from jvae.run.evaluate import load_run
+from jvae.run.spec import RunSpec
+from jvae.run.train import SWEEP_FILE, build_model, make_step, member_specs, train
 from jvae.training.sweep import make_swept_epoch, member_name, parse_sweep, stack
 from jvae.training.train import init_state, make_epoch, make_optimizer
 
 MEMBERS = [{"kl_weight": 1.0, "seed": 0}, {"kl_weight": 4.0, "seed": 1}]  # also run apart
 
 
-def _base(**overrides) -> Config:
+def _base(**overrides) -> RunSpec:
     options = dict(model="vae", latent_size=5, batch_size=32, epochs=2)
-    return Config.from_preset("smoke", **{**options, **overrides})
+    return RunSpec.from_preset("smoke", **{**options, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def swept(tmp_path_factory, arrays):
     epoch, then resumed to two."""
     root = tmp_path_factory.mktemp("sweep")
     mp = pytest.MonkeyPatch()
-    mp.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    mp.setattr("jvae.data.spec.load_dataset", lambda name, data_dir=None: arrays)
     flags = ["--model", "vae", "--latent-size", "5", "--batch-size", "32"]
     flags += ["--sweep", "kl-weight=1,4", "--sweep", "seed=0,1"]
     flags += ["--skip-eval", "--no-progress", "--workdir", str(root)]
@@ -64,7 +65,7 @@ def test_parse_sweep_rejects_what_is_not_a_scalar_grid():
 
 
 def test_a_resumed_swept_run_equals_separate_runs(swept, arrays, tmp_path):
-    summary = json.loads((swept / sweep.SWEEP_FILE).read_text())
+    summary = json.loads((swept / SWEEP_FILE).read_text())
     assert summary["folders"] == [
         "kl_weight=1,seed=0",
         "kl_weight=1,seed=1",
@@ -73,9 +74,9 @@ def test_a_resumed_swept_run_equals_separate_runs(swept, arrays, tmp_path):
     ]
     for values in MEMBERS:
         folder = swept / member_name(values)
-        config, _, params = experiment.load_run(folder)
+        config, _, params = load_run(folder)
         assert config == _base(**values)
-        _, state = experiment.train(config, tmp_path / folder.name, progress=False, arrays=arrays)
+        (state,) = train(config, tmp_path / folder.name, progress=False, arrays=arrays).states
         for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(jax.device_get(state.params))):
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
         mine = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
@@ -88,12 +89,11 @@ def test_a_resumed_swept_run_equals_separate_runs(swept, arrays, tmp_path):
 
 def test_the_swept_epoch_compiles_once(grey_data):
     config = _base(capacity=5.0, capacity_steps=8)
-    model = experiment.build_model(config)
+    model = build_model(config)
     optimizer = make_optimizer(4)
 
     def epoch_for(values):
-        step = make_step(config, model, optimizer, experiment.objective_bounds(config), values)
-        return make_epoch(step, 32)
+        return make_epoch(make_step(config, model, optimizer, values), 32)
 
     epoch = jax.jit(make_swept_epoch(epoch_for))
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
@@ -117,5 +117,56 @@ def test_the_swept_epoch_compiles_once(grey_data):
 )
 def test_sweeps_that_are_not_one_program_are_refused(base, members, match):
     with pytest.raises(ValueError, match=match) as err:
-        sweep.member_configs(_base(**base), members)
+        member_specs(_base(**base), members)
     assert "\n" not in str(err.value)
+
+
+# Every option a sweep varies (the objective's traced scalars and the seed), each with parts
+# held fixed that the sweep must carry into every member: the decoder's data-mean bias, KL
+# schedules, free bits, capacity, learned priors, and the estimators.
+SWEPT_EQUALS_APART = {
+    "beta-VAE, data-mean bias": (
+        dict(decoder_bias="data_mean", kl_warmup=6),
+        [{"kl_weight": 0.5}, {"kl_weight": 3.0}],
+    ),
+    "tempered IWAE, MoG prior, DReG": (
+        dict(model="iwae", k=3, prior="mog", components=3, estimator="dreg", kl_warmup=5),
+        [{"kl_weight": 1.0}, {"kl_weight": 2.0}],
+    ),
+    "free bits in groups": (
+        dict(free_bits_groups=5, kl_cycles=2, kl_warmup=8),
+        [{"free_bits": 0.1}, {"free_bits": 0.5}],
+    ),
+    "capacity and gamma": (
+        dict(capacity_steps=6),
+        [{"capacity": 2.0, "capacity_gamma": 10.0}, {"capacity": 5.0, "capacity_gamma": 30.0}],
+    ),
+    "seeds, VampPrior, STL": (
+        dict(model="iwae", k=2, prior="vamp", components=4, estimator="stl"),
+        [{"seed": 3}, {"seed": 4}],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SWEPT_EQUALS_APART))
+def test_a_sweep_of_two_equals_two_separate_runs(case, arrays, tmp_path):
+    """The swept program (one vmapped epoch over traced values) ends where two runs of the one
+    training loop end apart (Python-constant values): same params, same metrics."""
+    fixed, members = SWEPT_EQUALS_APART[case]
+    base = _base(epochs=1, **fixed)
+    swept = train(base, tmp_path / "swept", progress=False, arrays=arrays, sweep=members)
+    for values, spec, folder, state in zip(members, *swept[1:]):
+        assert spec == base.replace(**values) and folder.name == member_name(values)
+        apart = tmp_path / f"apart_{folder.name}"
+        (alone,) = train(spec, apart, progress=False, arrays=arrays).states
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(alone.params)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)
+        mine = json.loads((folder / "metrics.jsonl").read_text())
+        theirs = json.loads((apart / "metrics.jsonl").read_text())
+        assert mine.pop("sweep_size") == 2
+        for key in ("loss", "kl_weight", "capacity", "kl"):
+            if key in theirs:
+                assert mine[key] == pytest.approx(theirs[key], rel=1e-5, abs=1e-6), key
+    if fixed.get("decoder_bias") == "data_mean":  # the bias reached every member
+        for state in swept.states:
+            assert not np.allclose(state.params["decoder"]["p0"]["mlp"]["dense_2"]["bias"], 0.0)

@@ -32,6 +32,7 @@ def lg_sweep(tmp_path_factory):
         x,
         KS,
         chunk_size=100,
+        batch_size=100,  # pinned: the draws (not their expectation) depend on the plan
         dense_max_k=200,
         exact_log_px=exact,
     )
@@ -168,3 +169,34 @@ def test_cli_errors(tmp_path, capsys):
     missing = parser.parse_args(["tightness", "--workdir", str(tmp_path / "nope")])
     assert tightness_cli.run(missing) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_cli_linear_gaussian_with_ais_and_bdmc(tmp_path):
+    """``--ais-steps 10 --simulated 8``: AIS at T = 1 and 10 beside L_K, BDMC on 8 simulated
+    examples; JSON, markdown and the AIS figure."""
+    parser = argparse.ArgumentParser()
+    tightness_cli.add_parsers(parser.add_subparsers(dest="command"))
+    flags = (
+        "tightness --linear-gaussian --max-k 20 --test-subset 16 --snr-draws 0 --chunk-size 8 "
+        "--ais-steps 10 --ais-chains 4 --ais-examples 8 --simulated 8 --quiet --out"
+    )
+    args = parser.parse_args([*flags.split(), str(tmp_path)])
+    assert tightness_cli.run(args) == 0
+    data = json.loads((tmp_path / "tightness.json").read_text())
+    assert [r["steps"] for r in data["ais"]["rows"]] == [1, 10]
+    assert data["ais"]["num_examples"] == 8 and "per_example" not in data["ais"]
+    assert [r["steps"] for r in data["bdmc"]["rows"]] == [1, 10]
+    assert data["bdmc"]["iwae"]["k"] == 20
+    for r in data["bdmc"]["rows"]:
+        assert r["upper"] > r["lower"] - 3 * r["gap_stderr"]
+    assert (tmp_path / "ais.png").stat().st_size > 0
+    md = (tmp_path / "tightness.md").read_text()
+    assert "Annealed importance sampling" in md and "Bidirectional Monte Carlo" in md
+
+
+def test_cli_ais_flag_errors(capsys):
+    parser = argparse.ArgumentParser()
+    tightness_cli.add_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["tightness", "--linear-gaussian", "--simulated", "5"])
+    assert tightness_cli.run(args) == 2
+    assert "--ais-steps with --simulated" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """Training: one compilation, the paper's schedule, resume equals an uninterrupted run,
 a smoke run on real MNIST lowers the loss, the decoder's data-mean output bias."""
 
-import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +11,9 @@ from scipy import special
 
 from jvae.components.likelihoods import data_mean_logits
 from jvae.models import iwae_mlp
-from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run.evaluate import evaluate_run, load_run
+from jvae.run.spec import RunSpec
+from jvae.run.train import build_model, initial_state, train
 from jvae.training.train import (
     init_state,
     make_epoch,
@@ -62,35 +63,32 @@ def test_step_and_epoch_compile_once(rng_key, grey_data):
     assert int(state.step) == 8
 
 
-def _config(**kw) -> Config:
+def _config(**kw) -> RunSpec:
     base = dict(batch_size=32, epochs=3, train_subset=0, test_subset=0, nll_k=20, k=2)
-    return Config.from_preset("smoke", **{**base, **kw})
+    return RunSpec.from_preset("smoke", **{**base, **kw})
 
 
 def test_resume_gives_identical_parameters(tmp_path, grey_data):
     arrays = {"train": grey_data[:256], "test": (grey_data[256:320] > 0.5).astype(np.float32)}
     config = _config()
-    _, full = experiment.train(config, tmp_path / "full", progress=False, arrays=arrays)
-    part = dataclasses.replace(config, epochs=1)
-    experiment.train(part, tmp_path / "resumed", progress=False, arrays=arrays)
-    # Evaluation batching may change on resume (a decoder too big for the first choice).
-    rebatched = dataclasses.replace(config, eval_batch=16, nll_chunk=5)
-    _, resumed = experiment.train(
-        rebatched, tmp_path / "resumed", resume=True, progress=False, arrays=arrays
-    )
+    (full,) = train(config, tmp_path / "full", progress=False, arrays=arrays).states
+    train(config.replace(epochs=1), tmp_path / "resumed", progress=False, arrays=arrays)
+    # The evaluation's memory budget and K may change on resume.
+    rebudgeted = config.replace(eval_memory_mb=64, nll_k=10)
+    (resumed,) = train(
+        rebudgeted, tmp_path / "resumed", resume=True, progress=False, arrays=arrays
+    ).states
     assert int(resumed.step) == int(full.step) == 3 * (256 // 32)
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError, match="already holds checkpoints"):
-        experiment.train(config, tmp_path / "full", progress=False, arrays=arrays)
-    with pytest.raises(ValueError, match="different config"):
-        experiment.train(
-            dataclasses.replace(config, k=3),
-            tmp_path / "full",
-            resume=True,
-            progress=False,
-            arrays=arrays,
-        )
+        train(config, tmp_path / "full", progress=False, arrays=arrays)
+    changed = config.replace(k=3, prior="mog", components=3)
+    with pytest.raises(ValueError, match="differs from") as err:
+        train(changed, tmp_path / "full", resume=True, progress=False, arrays=arrays)
+    message = str(err.value)
+    assert "k (saved 2, now 3)" in message and "prior (saved 'sg', now 'mog')" in message
+    assert "components (saved 500, now 3)" in message and "\n" not in message
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +104,13 @@ def mnist_slice():
 
 def test_smoke_training_on_real_mnist_lowers_the_loss(tmp_path, mnist_slice):
     config = _config(batch_size=100, epochs=4, k=1, model="vae")
-    model, state = experiment.train(config, tmp_path, progress=False, arrays=mnist_slice)
+    model, _, _, (state,) = train(config, tmp_path, progress=False, arrays=mnist_slice)
     losses = [
         float(line.split('"loss": ')[1].split(",")[0])
         for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
     ]
     assert losses[-1] < losses[0] - 20.0, losses
-    result = experiment.evaluate_run(
+    result = evaluate_run(
         config, tmp_path, model, state.params, mnist_slice["test"], ks=(1, 5), progress=False
     )
     untrained = model.init(jax.random.PRNGKey(config.seed))
@@ -142,7 +140,8 @@ def test_initial_output_bias_shifts_the_decoder_logits_and_nothing_else(rng_key,
     optimizer = make_optimizer(steps_per_epoch=5)
     bias = data_mean_logits(grey_data)
     plain = init_state(rng_key, model, optimizer)
-    biased = jax.jit(lambda k, b: experiment.initial_state(k, model, optimizer, b))(rng_key, bias)
+    spec = RunSpec.from_preset("smoke", layers=layers, decoder_bias="data_mean")
+    biased = jax.jit(lambda k, b: initial_state(k, spec, model, optimizer, b))(rng_key, bias)
     flat_plain = dict(jax.tree_util.tree_flatten_with_path(plain.params)[0])
     flat_biased = dict(jax.tree_util.tree_flatten_with_path(biased.params)[0])
     assert flat_plain.keys() == flat_biased.keys()
@@ -161,13 +160,50 @@ def test_initial_output_bias_shifts_the_decoder_logits_and_nothing_else(rng_key,
 
 
 def test_data_mean_bias_needs_the_mlp_decoder():
-    with pytest.raises(ValueError, match="--decoder-bias data_mean sets the output bias"):
-        Config.from_preset("smoke", architecture="hvae", decoder_bias="data_mean")
-    with pytest.raises(ValueError, match="--decoder-bias data_mean sets the output bias"):
-        Config.from_preset("smoke", decoder="conv", decoder_bias="data_mean")
+    with pytest.raises(ValueError, match="on a BernoulliMLP decoder only, not on a Gated"):
+        RunSpec.from_preset("smoke", architecture="hvae", decoder_bias="data_mean")
+    with pytest.raises(ValueError, match="on a BernoulliMLP decoder only, not on a Conv"):
+        RunSpec.from_preset("smoke", decoder="conv", decoder_bias="data_mean")
     with pytest.raises(ValueError, match="unknown decoder_bias"):
-        Config.from_preset("smoke", decoder_bias="mean")
-    conv = experiment.build_model(Config.from_preset("smoke", decoder="conv"))
+        RunSpec.from_preset("smoke", decoder_bias="mean")
+    conv = build_model(RunSpec.from_preset("smoke", decoder="conv"))
     params = conv.init(jax.random.PRNGKey(0))["decoder"]["p0"]
     with pytest.raises(ValueError, match="on a BernoulliMLP decoder only"):
         conv.parts.likelihood.with_output_bias(params, np.zeros(784, np.float32))
+
+
+# config.json as the flat Config of earlier versions wrote it (the IWAE table's paper row).
+FLAT_CONFIG = {
+    "adam_eps": 0.0001, "alpha": 0.5, "architecture": "iwae", "batch_size": 20, "beta": 0.5,
+    "bound": "", "capacity": None, "capacity_gamma": 1000.0, "capacity_steps": 0,
+    "components": 500, "dataset": "mnist", "decoder": "mlp", "decoder_bias": "data_mean",
+    "epochs": 3280, "estimator": "reparam", "eval_batch": 500, "flow_steps": 2,
+    "free_bits": None, "free_bits_groups": 0, "groups": 1, "k": 1, "kl_cycles": 0,
+    "kl_warmup": 0, "kl_weight": None, "latent_size": 0, "layers": 1, "learning_rate": 0.001,
+    "likelihood": "bernoulli", "lr_schedule": "paper", "max_nonfinite": 100, "model": "iwae",
+    "nll_chunk": 100, "nll_k": 5000, "patience": 0, "pixelcnn_channels": 32,
+    "posterior": "gaussian", "preset": "paper", "prior": "sg", "receptive_field": 6,
+    "sample_shards": 1, "seed": 0, "test_subset": 0, "train_subset": 0, "validation": 0,
+}  # fmt: skip
+
+
+def test_a_results_folder_of_the_flat_config_loads_and_resumes(tmp_path, grey_data):
+    """Folders written before the specs (a flat config.json) load, and resume under the
+    same run given as specs: the renamed and retired fields map, nothing else differs."""
+    arrays = {"train": grey_data[:80], "test": (grey_data[80:100] > 0.5).astype(np.float32)}
+    spec = RunSpec.from_json(json.dumps(FLAT_CONFIG))
+    assert spec == RunSpec.from_preset(
+        "paper", k=1, decoder_bias="data_mean", model="iwae", layers=1, dataset="mnist"
+    )
+    small = spec.replace(epochs=1, nll_k=4)
+    train(small, tmp_path, progress=False, arrays=arrays)
+    (tmp_path / "config.json").write_text(json.dumps({**FLAT_CONFIG, "epochs": 1}))
+    loaded, _, params = load_run(tmp_path)
+    assert loaded == spec.replace(epochs=1)
+    # resumed with a learning curve of the test ELBO switched on (a change resume allows)
+    resumed = small.replace(epochs=2, curve_every=1)
+    (state,) = train(resumed, tmp_path, resume=True, progress=False, arrays=arrays).states
+    assert int(state.step) == 2 * (80 // 20)
+    assert json.loads((tmp_path / "config.json").read_text())["objective"]["k"] == 1
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "test_elbo" not in records[0] and records[1]["test_elbo"] < 0.0

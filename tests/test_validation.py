@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 
 from jvae import bounds, cli
+from jvae.data.binarize import bernoulli_bytes
 from jvae.models import iwae_mlp
 from jvae.objectives import linear_kl_warmup
-from jvae.run import experiment
-from jvae.run.config import Config
+from jvae.run import train as run_train
+from jvae.run.evaluate import load_run
+from jvae.run.spec import RunSpec
+from jvae.run.train import load_arrays
 from jvae.training.train import init_state, make_optimizer, make_train_step
 
 
@@ -29,7 +32,7 @@ def test_train_step_weights_the_kl_by_the_warmup_schedule(grey_data):
     for i, beta in enumerate((0.0, 0.25, 0.5)):
         key = jax.random.PRNGKey(10 + i)
         key_bin, key_z = jax.random.split(key)
-        x = jax.random.bernoulli(key_bin, data).astype(jnp.float32)
+        x = bernoulli_bytes(key_bin, data)  # the step's dynamic binarisation
         t = model.log_weights(state.params, key_z, x, 3)
         want = -jnp.mean(bounds.iwae(t.log_likelihood + beta * (t.log_prior - t.log_posterior)))
         state, metrics = step(key, state, data)
@@ -40,18 +43,18 @@ def test_train_step_weights_the_kl_by_the_warmup_schedule(grey_data):
 @pytest.fixture
 def random_mnist(monkeypatch):
     arrays = _workers.random_arrays(n=240)
-    monkeypatch.setattr(experiment.data_lib, "load_dataset", lambda name, data_dir=None: arrays)
+    monkeypatch.setattr("jvae.data.spec.load_dataset", lambda name, data_dir=None: arrays)
     return arrays
 
 
 def test_validation_split_early_stopping_and_the_best_epoch(tmp_path, random_mnist, monkeypatch):
     scripted = iter([-100.0, -90.0, -95.0, -96.0, -97.0, -98.0])
-    monkeypatch.setattr(experiment._Validation, "elbo", lambda self, params: next(scripted))
+    monkeypatch.setattr(run_train._Validation, "elbo", lambda self, params: next(scripted))
     config = _workers.config(epochs=6, validation=48, patience=2, kl_warmup=10)
-    arrays = experiment.load_data(config)
+    arrays = load_arrays(config)
     assert arrays["train"].shape == (192, 784) and arrays["valid"].shape == (48, 784)
     np.testing.assert_array_equal(np.unique(arrays["valid"]), [0.0, 1.0])  # binarised once
-    _, state = experiment.train(config, tmp_path, progress=False, arrays=arrays)
+    (state,) = run_train.train(config, tmp_path, progress=False, arrays=arrays).states
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["valid_elbo"] for r in records] == [-100.0, -90.0, -95.0, -96.0]  # stopped at 4
     assert [r["kl_weight"] for r in records] == pytest.approx([0.7, 1, 1, 1])  # 8 steps an epoch
@@ -61,9 +64,9 @@ def test_validation_split_early_stopping_and_the_best_epoch(tmp_path, random_mni
         "stopped_at": 4,
     }
     assert int(state.step) == 2 * 8  # the best epoch's state is returned ...
-    _, _, params = experiment.load_run(tmp_path)  # ... and loaded
+    _, _, params = load_run(tmp_path)  # ... and loaded
     assert _workers.rel_err(params, state.params) == 0.0
-    _, again = experiment.train(config, tmp_path, resume=True, progress=False, arrays=arrays)
+    (again,) = run_train.train(config, tmp_path, resume=True, progress=False, arrays=arrays).states
     assert int(again.step) == 16  # a stopped run stays stopped
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4
 
@@ -73,8 +76,9 @@ def test_hvae_with_vampprior_trains_and_writes_pseudo_inputs(tmp_path, random_mn
     flags += ["--epochs", "1", "--batch-size", "24", "--validation", "48", "--kl-warmup", "5"]
     flags += ["--nll-k", "4", "--test-subset", "20", "--no-progress", "--workdir", str(tmp_path)]
     assert cli.main(["train", *flags]) == 0
-    config = Config.from_json((tmp_path / "config.json").read_text())
-    assert (config.learning_rate, config.lr_schedule) == (5e-4, "constant")  # the paper's Adam
+    config = RunSpec.from_json((tmp_path / "config.json").read_text())
+    train = config.train  # the paper's Adam
+    assert (train.learning_rate, train.lr_schedule) == (5e-4, "constant")
     for name in ("pseudo_inputs.png", "samples.png", "summary.md", "eval.json", "best"):
         assert (tmp_path / name).exists(), name
     result = json.loads((tmp_path / "eval.json").read_text())
@@ -84,10 +88,10 @@ def test_hvae_with_vampprior_trains_and_writes_pseudo_inputs(tmp_path, random_mn
 @pytest.mark.parametrize(
     "flags,message",
     [
-        (["--prior", "vamp-data", "--components", "300"], "--components <= the 240 training"),
-        (["--prior", "mog", "--components", "0"], "--components must be >= 1"),
+        (["--prior", "vamp-data", "--components", "300"], "needs components <= the 240 training"),
+        (["--prior", "mog", "--components", "0"], "components must be >= 1"),
         (["--prior", "vamp", "--layers", "2"], "use --layers 1 or --architecture hvae"),
-        (["--patience", "3"], "--patience .* needs --validation"),
+        (["--patience", "3"], "patience .* needs validation"),
         (["--latent-size", "2", "--layers", "2"], "--latent-size applies to the 1-layer"),
         (["--validation", "240"], "leaves no training images"),
     ],

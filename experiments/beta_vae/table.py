@@ -1,5 +1,10 @@
 """The metric table of the beta-VAE experiment beside Higgins et al. 2017's numbers, the time
-of each metric, and the figures of each trained row."""
+of each metric, and the figures of each trained row.
+
+Its row JSON (``results/<preset>/rows/``): ``<group>.json`` for each group trained as one sweep
+(its members' folder names and the sweep's training seconds), ``<group>/<member>.json`` the
+three metrics of each trained model and ``baselines/<representation>_seed<seed>.json`` those
+of each baseline."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from experiments.beta_vae.configs import PAPER
+from jvae.run.spec import RunSpec
+from jvae.training.sweep import grid, member_name
 
 METRICS = ("beta_vae_metric", "factor_vae_metric", "mig")
 TITLES = {
@@ -19,6 +26,36 @@ TITLES = {
     "mig": "MIG",
 }
 FIGURES = ("traversals", "kl_per_dim", "reconstructions")
+
+
+def group_spec(config: dict, name: str) -> RunSpec:
+    """The base run of group ``name`` (its members change only the swept fields)."""
+    overrides = {**config["overrides"], **config["groups"][name]["overrides"]}
+    return RunSpec.from_preset(config["preset"], **overrides)
+
+
+def members(config: dict, group: str) -> list[tuple[dict, str]]:
+    """``(values, folder name)`` of each member of ``group``, in the sweep's order."""
+    return [(values, member_name(values)) for values in grid(config["groups"][group]["sweep"])]
+
+
+def scored_rows(
+    config: dict, rows: dict[str, dict]
+) -> tuple[dict[str, list[tuple[dict, dict]]], dict[str, list[dict]]]:
+    """From the row JSON (name -> JSON): each group's ``(values, metrics)`` per member and each
+    baseline's metrics per seed."""
+    scored = {
+        group: [(values, rows[f"{group}/{name}"]) for values, name in members(config, group)]
+        for group in config["groups"]
+    }
+    baselines = {
+        row["representation"]: [
+            rows[f"baselines/{row['representation']}_seed{seed}"] for seed in config["seeds"]
+        ]
+        for row in config["rows"].values()
+        if row["kind"] == "baseline"
+    }
+    return scored, baselines
 
 
 def _stats(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -74,17 +111,22 @@ def _cell(stats: dict[str, Any], percent: bool) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def markdown(
-    spec: dict,
-    config: Any,
-    rows: dict[str, dict],
-    trained: dict[str, list[tuple[dict, pathlib.Path]]],
-    seconds: dict[str, float],
-    machine: str,
+def markdown(config: dict, rows: dict[str, dict], machine: str) -> str:
+    """The table of ``rows`` (name -> JSON: every group, model and baseline scored) with the
+    paper's beta-VAE metric beside ours and the notes a reader needs."""
+    scored, baselines = scored_rows(config, rows)
+    table = summarise_rows(config["rows"], scored, baselines)
+    trained = {group: rows[group] for group in config["groups"]}
+    return _markdown(config, group_spec(config, "beta"), table, trained, machine)
+
+
+def _markdown(
+    spec: dict, base: RunSpec, rows: dict[str, dict], trained: dict[str, dict], machine: str
 ) -> str:
     """The table with the paper's beta-VAE metric beside ours and the notes a reader needs
-    (``config``: the beta group's base :class:`~jvae.run.config.Config`)."""
+    (``base``: the beta group's base run; ``trained``: each group's JSON)."""
     metric = spec["metrics"].get("beta_vae_metric", {})
+    m, t = base.model, base.train
     lines = [
         f"# Disentanglement on dSprites, preset `{spec['preset']}`",
         "",
@@ -105,8 +147,9 @@ def markdown(
             f"{_cell(row['factor_vae_metric'], True)} | {_cell(row['mig'], False)} | {row['n']} |"
         )
     budget = ", ".join(
-        f"{name}: {len(members)} models in one sweep, {seconds[name] / 60:.1f} min"
-        for name, members in trained.items()
+        f"{name}: {len(group['members'])} models in one sweep, "
+        f"{group['train_seconds'] / 60:.1f} min"
+        for name, group in trained.items()
     )
     lines += [
         "",
@@ -115,12 +158,12 @@ def markdown(
         "- Data: the dSprites grid available here holds 46,080 images (3 shapes x 6 scales x 10 "
         "orientations x 16 x 16 positions: every 4th orientation and every 2nd position of the "
         "original), not the paper's 737,280. Models train on "
-        + (f"the first {config.train_subset:,} images of " if config.train_subset else "")
+        + (f"the first {base.data.train_subset:,} images of " if base.data.train_subset else "")
         + "its 90% split (41,472 images); the metrics sample images of chosen factors from the "
         "whole grid, as disentanglement_lib does with the full dataset.",
-        f"- Models: architecture `{config.architecture}`, {config.latent_size or 10} latents, "
-        f"Bernoulli pixels, Adam {config.learning_rate:g} ({config.lr_schedule}) at batch "
-        f"{config.batch_size}, {config.epochs} pass{'es' * (config.epochs != 1)} (Higgins et al. "
+        f"- Models: architecture `{m.architecture}`, {m.latent_size or 10} latents, "
+        f"Bernoulli pixels, Adam {t.learning_rate:g} ({t.lr_schedule}) at batch "
+        f"{t.batch_size}, {t.epochs} pass{'es' * (t.epochs != 1)} (Higgins et al. "
         "used Adagrad 1e-2 at batch "
         "64; Burgess et al. Adam 5e-4 and C raised over 100,000 steps). Training wall time: "
         f"{budget}.",
@@ -143,13 +186,10 @@ def markdown(
     return "\n".join(lines)
 
 
-def timing_markdown(
-    spec: dict,
-    scored: dict[str, list[tuple[dict, dict]]],
-    baselines: dict[str, list[dict]],
-    machine: str,
-) -> str:
-    """Mean wall seconds of each metric per kind of representation."""
+def timing_markdown(spec: dict, rows: dict[str, dict], machine: str) -> str:
+    """Mean wall seconds of each metric per kind of representation (``rows``: as
+    :func:`markdown`'s)."""
+    scored, baselines = scored_rows(spec, rows)
     kinds = {name: results for name, results in baselines.items()}
     kinds["trained models (posterior means)"] = [r for ms in scored.values() for _, r in ms]
     lines = [
@@ -168,19 +208,20 @@ def timing_markdown(
 
 
 def copy_figures(
-    row_specs: dict[str, dict],
-    rows: dict[str, dict],
-    trained: dict[str, list[tuple[dict, pathlib.Path]]],
-    out: pathlib.Path,
+    config: dict, rows: dict[str, dict], workdir: pathlib.Path, out: pathlib.Path
 ) -> None:
-    """The figures of the lowest seed of every trained row, as ``out/<row>_<figure>.png``."""
+    """The figures of the lowest seed of every trained row, as ``out/<row>_<figure>.png``
+    (from the members' folders under ``workdir``, where they exist)."""
+    scored, baselines = scored_rows(config, rows)
+    table = summarise_rows(config["rows"], scored, baselines)
     out.mkdir(parents=True, exist_ok=True)
-    for key, row in row_specs.items():
+    for key, row in config["rows"].items():
         if row["kind"] == "baseline":
             continue
-        value = rows[key]["chosen"] if row["kind"] == "best" else row["value"]
-        members = [(v, f) for v, f in trained[row["group"]] if v[row["field"]] == value]
-        _, folder = min(members, key=lambda m: m[0]["seed"])
+        value = table[key]["chosen"] if row["kind"] == "best" else row["value"]
+        chosen = [(v, n) for v, n in members(config, row["group"]) if v[row["field"]] == value]
+        _, name = min(chosen, key=lambda m: m[0]["seed"])
+        folder = workdir / row["group"] / name
         for figure in FIGURES:
             if (folder / f"{figure}.png").exists():
                 shutil.copyfile(folder / f"{figure}.png", out / f"{key}_{figure}.png")

@@ -1,4 +1,5 @@
-"""The IWAE paper's table 1 beside ours: rows, markdown and the NLL-against-k figure."""
+"""The IWAE paper's table 1 beside ours: the rows (one run each), their JSON, the markdown and
+the NLL-against-k figure."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 from jvae.data import DATASET_NOTES
 from jvae.reports.figures import plt
-from jvae.run.config import PRESETS
 from jvae.run.experiment import training_budget
+from jvae.run.spec import PRESETS, RunSpec
+
+Key = tuple[str, int, int, str]  # (dataset, layers, k, model)
 
 # Burda et al. 2015, table 1: test NLL (active units), keyed by (dataset, layers, k, model).
 PAPER: dict[tuple[str, int, int, str], tuple[float, str]] = {}
@@ -40,30 +43,70 @@ def row_name(dataset: str, layers: int, model: str, k: int) -> str:
     return f"{dataset}_l{layers}_{'iwae' if k == 1 else model}_k{k}"
 
 
-def control_name(config: Any) -> str:
+def control_name(spec: RunSpec) -> str:
     """A control run's folder name: its row's, then its passes and decoder bias."""
-    base = row_name(config.dataset, config.layers, config.model, config.k)
-    return f"{base}_{config.epochs}passes_{config.decoder_bias}_bias"
+    base = row_name(spec.data.dataset, spec.model.layers, spec.objective.model, spec.objective.k)
+    return f"{base}_{spec.train.epochs}passes_{spec.model.decoder_bias}_bias"
 
 
-def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dict[str, Any]:
+def plan(config: dict[str, Any]) -> list[tuple[Key | None, str, RunSpec]]:
+    """The rows of ``config`` (a preset's), in order: ``(key, name, spec)``, the table's cells
+    (``key``: dataset, layers, k, model; at k=1 both models name the same run) then the
+    ``controls`` (``key`` None: single runs with their own overrides, e.g. a 1-layer row at
+    the 2-layer rows' budget)."""
+    out: list[tuple[Key | None, str, RunSpec]] = []
+    for dataset in config["datasets"]:
+        for layers in config["layers"]:
+            for k in config["ks"]:
+                for model in config["models"]:
+                    spec = RunSpec.from_preset(
+                        config["preset"],
+                        dataset=dataset,
+                        layers=layers,
+                        k=k,
+                        model="iwae" if k == 1 else model,
+                        **{**config["overrides"], **config["layer_overrides"].get(layers, {})},
+                    )
+                    name = row_name(dataset, layers, model, k)
+                    out.append(((dataset, layers, k, model), name, spec))
+    for control in config["controls"]:
+        spec = RunSpec.from_preset(
+            config["preset"],
+            **{key: control[key] for key in ("dataset", "layers", "k", "model")},
+            **control["overrides"],
+        )
+        out.append((None, control_name(spec), spec))
+    return out
+
+
+def specs(config: dict[str, Any]) -> dict[str, RunSpec]:
+    """``{row name: run}`` of ``config``, each run once."""
+    return {name: spec for _, name, spec in plan(config)}
+
+
+def keyed(config: dict[str, Any], rows: dict[str, dict]) -> dict[Key, dict]:
+    """The finished table cells: ``{(dataset, layers, k, model): row}``."""
+    return {key: rows[name] for key, name, _ in plan(config) if key and name in rows}
+
+
+def summarise(workdir: pathlib.Path, spec: RunSpec, result: dict[str, Any]) -> dict[str, Any]:
     """One row's JSON: the evaluation, the budget and the wall times."""
     return {
-        "dataset": config.dataset,
-        "layers": config.layers,
-        "k": config.k,
-        "model": config.model,
+        "dataset": spec.data.dataset,
+        "layers": spec.model.layers,
+        "k": spec.objective.k,
+        "model": spec.objective.model,
         "nll": result["nll"],
         "nll_k": result["nll_k"],
         "active_units": result["active_units"],
         "bounds": result["bounds"],
         **training_budget(workdir),
-        "batch_size": config.batch_size,
-        "decoder_bias": config.decoder_bias,
+        "batch_size": spec.train.batch_size,
+        "decoder_bias": spec.model.decoder_bias,
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
-        "seed": config.seed,
-        "preset": config.preset,
+        "seed": spec.seed,
+        "preset": spec.preset,
     }
 
 
@@ -76,11 +119,15 @@ def _cell(row: dict | None, budget: int) -> str:
     return f"{row['nll']:.2f}{short} ({'+'.join(map(str, row['active_units']))})"
 
 
-def markdown(
-    rows: dict[tuple[str, int, int, str], dict],
-    preset: str,
-    machine: str,
-    controls: list[dict] | None = None,
+def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str:
+    """The table of the finished ``rows`` (name -> JSON) of ``config``: the cells in the
+    paper's layout, then the details, then the controls (if any are finished)."""
+    controls = [rows[name] for key, name, _ in plan(config) if key is None and name in rows]
+    return _markdown(keyed(config, rows), config["preset"], machine, controls)
+
+
+def _markdown(
+    rows: dict[Key, dict], preset: str, machine: str, controls: list[dict] | None = None
 ) -> str:
     """The paper's layout (ours beside the paper's, per dataset and model), then the details,
     then the ``controls`` (row JSONs) if any."""
@@ -171,7 +218,7 @@ def _details(rows: list[tuple[str, dict]]) -> list[str]:
     return lines
 
 
-def figure(rows: dict[tuple[str, int, int, str], dict], path: pathlib.Path) -> None:
+def figure(rows: dict[Key, dict], path: pathlib.Path) -> None:
     """Test NLL against k, one panel per dataset, ours solid and the paper's dashed."""
     datasets = sorted({key[0] for key in rows}, key=["mnist", "omniglot"].index)
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)

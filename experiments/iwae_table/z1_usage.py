@@ -7,23 +7,20 @@ number of units whose KL against the generative conditional,
 E_x E_{q(z1|x) q(z2|z1)} [log q(z1_d | x) - log p(z1_d | z2)], exceeds ``--kl-threshold``
 nats (on the first ``--images`` test images, ``--samples`` draws each):
 
-    python experiments/iwae_table/z1_usage.py runs/iwae_table/cpu/mnist_l2_iwae_k1 ...
+    python -m experiments.iwae_table.z1_usage runs/iwae_table/cpu/mnist_l2_iwae_k1 ...
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: make `jvae` importable from a checkout
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
-from jvae.run import experiment  # noqa: E402
+from jvae.run.evaluate import load_run
+from jvae.run.train import load_arrays
 
 
 def z1_usage(
@@ -31,14 +28,14 @@ def z1_usage(
 ) -> dict[str, float]:
     """Units of z1 above the variance threshold (0.01) and above ``kl_threshold`` nats of KL
     against p(z1 | z2), and the total of that KL, for the 2-layer chain trained in ``folder``."""
-    config, model, params = experiment.load_run(folder)
+    spec, model, params = load_run(folder)
     latents = model.parts.latents if model.parts else ()
     if len(latents) != 2 or latents[0].conditional is None:
         raise ValueError(
             f"{folder} holds no 2-layer chain; z1_usage reads q(z1|x), q(z2|z1), p(z1|z2)."
         )
     bottom, top = latents
-    x = jnp.asarray(experiment.load_data(config)["test"][:images])
+    x = jnp.asarray(load_arrays(spec)["test"][:images])
     q_z1 = bottom.posterior.distribution(params["encoder"][bottom.posterior_key], (x,))
     z1 = q_z1.sample(jax.random.PRNGKey(0), samples)
     z2 = top.posterior.distribution(params["encoder"][top.posterior_key], (z1,)).draw(

@@ -1,4 +1,5 @@
-"""The VampPrior paper's table 2 (MNIST, L=2) beside ours, and the figures of each row."""
+"""The VampPrior paper's table 2 (MNIST, L=2) beside ours: the rows (one run each), their JSON,
+the markdown and the figures of each row."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 from typing import Any
 
 from jvae.run.experiment import training_budget
+from jvae.run.spec import RunSpec
 
 # Tomczak & Welling 2018, table 2: test log-likelihood of HVAE (L=2) on dynamic MNIST.
 PAPER = {"sg": -85.89, "mog": -85.07, "vamp-data": -85.71, "vamp": -83.19}
@@ -19,16 +21,24 @@ PRIOR_NAMES = {
 }
 
 
-def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dict[str, Any]:
+def specs(config: dict[str, Any]) -> dict[str, RunSpec]:
+    """``{row name: run}``: each row's fields over the preset's."""
+    return {
+        name: RunSpec.from_preset(config["preset"], **{**config["overrides"], **row})
+        for name, row in config["rows"].items()
+    }
+
+
+def summarise(workdir: pathlib.Path, spec: RunSpec, result: dict[str, Any]) -> dict[str, Any]:
     """One row's JSON: evaluation, budget (passes, best epoch) and wall times."""
     stopping = workdir / "early_stopping.json"
     best = json.loads(stopping.read_text()) if stopping.exists() else {}
     return {
-        "prior": config.prior,
-        "objective": config.objective,
-        "k": config.k,
-        "estimator": config.estimator,
-        "components": config.components,
+        "prior": spec.model.prior,
+        "objective": spec.objective.name,
+        "k": spec.objective.k,
+        "estimator": spec.objective.estimator,
+        "components": spec.model.components,
         "nll": result["nll"],
         "nll_k": result["nll_k"],
         "elbo": result["bounds"]["1"]["mean"],
@@ -40,12 +50,15 @@ def summarise(workdir: pathlib.Path, config: Any, result: dict[str, Any]) -> dic
         "best_valid_elbo": best.get("best_elbo"),
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
-        "seed": config.seed,
-        "preset": config.preset,
+        "seed": spec.seed,
+        "preset": spec.preset,
     }
 
 
-def markdown(rows: dict[str, dict], preset: str, machine: str) -> str:
+def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str:
+    """The table of the finished ``rows`` (name -> JSON), in the config's order."""
+    preset = config["preset"]
+    rows = {name: rows[name] for name in config["rows"] if name in rows}
     lines = [
         f"# HVAE (L=2) priors on MNIST (Tomczak & Welling 2018, table 2), preset `{preset}`",
         "",

@@ -2,35 +2,33 @@
 AF prior with a small-field PixelCNN decoder) on binarised MNIST, and the posterior-collapse
 contrast: a large-field PixelCNN decoder trained with the plain ELBO beside VLAE.
 
-    python experiments/vlae/main.py --preset smoke
-    python experiments/vlae/main.py --preset cpu        # resumable: rerun to continue
+    python -m experiments.vlae --preset smoke
+    python -m experiments.vlae --preset cpu        # resumable: rerun to continue
 
-Rows train in their own folders under the preset's ``workdir``; ``table.md``, one JSON per row
-and ``collapse.png`` (KL per test image, and decoder samples from one z per image) go to the
-preset's ``results`` folder.
+Rows train in their own folders under the preset's ``workdir``, run by :mod:`experiments.runner`;
+``table.md``, one JSON per row and ``collapse.png`` (KL per test image, and decoder samples from
+one z per image) go to the preset's ``results`` folder.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import pathlib
-import sys
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: make `experiments` importable
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+from experiments import runner
+from experiments.vlae.configs import PRESETS, get_config
+from experiments.vlae.table import markdown, specs, summarise
+from jvae.diagnostics.rate import rate_distortion
+from jvae.reports.collapse import save_collapse_figure
+from jvae.run.evaluate import load_run
+from jvae.run.spec import RunSpec
+from jvae.run.train import load_arrays
 
-from experiments.vlae.configs import PRESETS, get_config  # noqa: E402
-from experiments.vlae.table import markdown, summarise  # noqa: E402
-from jvae.diagnostics.rate import rate_distortion  # noqa: E402
-from jvae.reports.collapse import save_collapse_figure  # noqa: E402
-from jvae.reports.machine import describe  # noqa: E402
-from jvae.run import experiment  # noqa: E402
-from jvae.run.config import Config  # noqa: E402
+COLLAPSE = ("vlae", "pixelcnn_large_field")  # the rows of the collapse figure
 
 
 def decoder_samples(model, params, rng_key, x: np.ndarray, num: int) -> np.ndarray:
@@ -42,41 +40,46 @@ def decoder_samples(model, params, rng_key, x: np.ndarray, num: int) -> np.ndarr
     return np.asarray(jax.jit(model.parts.likelihood.sample)(decoder, k_x, (z,)))
 
 
-def run_table(spec: dict, data_dir: str | None = None, root: pathlib.Path | None = None) -> str:
-    """Every row of ``spec`` (a preset's config) and the collapse figure; returns the table,
-    which is also rewritten after each row (the rows finished so far)."""
-    root = root or pathlib.Path.cwd()
-    workdir, results = root / spec["workdir"], root / spec["results"]
-    (results / "rows").mkdir(parents=True, exist_ok=True)
-    rows, rates, decoded = {}, {}, {}
-    for i, (name, row) in enumerate(spec["rows"].items()):
-        config = Config.from_preset(spec["preset"], **{**spec["overrides"], **row})
-        folder = workdir / name
-        result = experiment.train_and_evaluate_once(config, folder, data_dir)
-        _, model, params = experiment.load_run(folder)
-        test = experiment.load_data(config, data_dir)["test"]
-        key = jax.random.PRNGKey(config.seed + 3)
-        rate = rate_distortion(model, params, key, test, spec["rate_samples"])
-        rows[name] = summarise(folder, config, result, rate)
-        (results / "rows" / f"{name}.json").write_text(json.dumps(rows[name], indent=2))
-        (results / "table.md").write_text(markdown(rows, spec["preset"], describe()))
-        if name in ("vlae", "pixelcnn_large_field"):
-            rates[name] = rate["rate"]
-            images = test[: spec["figure_images"]]
+def rates(folder: pathlib.Path, config: dict, data_dir: str | None) -> dict[str, Any]:
+    """The trained run of ``folder``: its model, parameters, test images and the rate and
+    distortion of each test image (``config['rate_samples']`` draws, key ``seed + 3``)."""
+    spec, model, params = load_run(folder)
+    test = load_arrays(spec, data_dir)["test"]
+    key = jax.random.PRNGKey(spec.seed + 3)
+    rate = rate_distortion(model, params, key, test, config["rate_samples"])
+    return dict(model=model, params=params, test=test, key=key, rate=rate)
+
+
+def run_table(
+    config: dict,
+    data_dir: str | None = None,
+    root: pathlib.Path | None = None,
+    only: tuple[str, ...] = (),
+) -> str:
+    """Every row of ``config`` (a preset's) and the collapse figure (when both of its rows have
+    their runs); returns the table, which is also rewritten after each row."""
+    table = runner.Table(config, root or pathlib.Path.cwd(), data_dir, only)
+    measured: dict[str, dict[str, Any]] = {}
+
+    def summarise_row(folder: pathlib.Path, spec: RunSpec, result: dict) -> dict:
+        measured[folder.name] = rates(folder, config, data_dir)
+        return summarise(folder, spec, result, measured[folder.name]["rate"])
+
+    runner.run_rows(table, specs(config), summarise_row, markdown)
+    names = list(config["rows"])
+    if all((table.folder(name) / "eval.json").exists() for name in COLLAPSE):
+        decoded, kl = {}, {}
+        for name in COLLAPSE:
+            run = measured.get(name) or rates(table.folder(name), config, data_dir)
+            images = run["test"][: config["figure_images"]]
+            key = jax.random.fold_in(run["key"], names.index(name))
             decoded[name] = decoder_samples(
-                model, params, jax.random.fold_in(key, i), images, spec["figure_samples"]
+                run["model"], run["params"], key, images, config["figure_samples"]
             )
-    save_collapse_figure(rates, images, decoded, results / "collapse.png")
-    return (results / "table.md").read_text()
+            kl[name] = run["rate"]["rate"]
+        save_collapse_figure(kl, images, decoded, table.results / "collapse.png")
+    return table.read()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="smoke", choices=PRESETS)
-    parser.add_argument("--data-dir", help="dataset folder (default: ../shared/data)")
-    args = parser.parse_args(argv)
-    print(run_table(get_config(args.preset), args.data_dir))
-
-
-if __name__ == "__main__":
-    main()
+    runner.main(run_table, get_config, PRESETS, __doc__, argv)

@@ -5,29 +5,26 @@ prints, for each row folder of a VLAE table run, the median (and range) over the
 the standard deviation of z ~ q(z|x) over test images (the aggregate posterior), of draws from
 p(z), and E_q log p(z):
 
-    python experiments/vlae/prior_width.py runs/vlae/cpu/vae runs/vlae/cpu/af_vae
+    python -m experiments.vlae.prior_width runs/vlae/cpu/vae runs/vlae/cpu/af_vae
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: make `jvae` importable from a checkout
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
-from jvae.run import experiment  # noqa: E402
+from jvae.run.evaluate import load_run
+from jvae.run.train import load_arrays
 
 
 def widths(folder: str, num_images: int, num_prior: int, batch_size: int = 100) -> str:
     """One line: the spread of the aggregate posterior and of the prior of ``folder``'s run."""
-    config, model, params = experiment.load_run(folder)
-    test = experiment.load_data(config)["test"][:num_images]
+    spec, model, params = load_run(folder)
+    test = load_arrays(spec)["test"][:num_images]
     draw = jax.jit(lambda key, x: model.importance_samples(params, key, x, 1)[1]["z1"][0])
     z = np.concatenate(
         [
@@ -43,8 +40,8 @@ def widths(folder: str, num_images: int, num_prior: int, batch_size: int = 100) 
         return f"{mid:.2f} [{lo:.2f}, {hi:.2f}]"
 
     return (
-        f"| {pathlib.Path(folder).name} | {config.prior} | {spread(z)} | {spread(prior_draws)} | "
-        f"{log_p:.2f} |"
+        f"| {pathlib.Path(folder).name} | {spec.model.prior} | {spread(z)} | "
+        f"{spread(prior_draws)} | {log_p:.2f} |"
     )
 
 

@@ -1,4 +1,5 @@
-"""The VLAE comparison (Chen et al. 2017, table 2, MNIST) beside ours."""
+"""The VLAE comparison (Chen et al. 2017, table 2, MNIST) beside ours: the rows (one run each),
+their JSON and the markdown."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from jvae.run.experiment import training_budget
+from jvae.run.spec import RunSpec
 
 # Chen et al. 2017, "Variational lossy autoencoder", MNIST test NLL (nats).
 PAPER = {"iaf_vae": 79.88, "af_vae": 79.30, "vlae": 79.03}
@@ -20,9 +22,20 @@ NAMES = {
 }
 
 
+def specs(config: dict[str, Any]) -> dict[str, RunSpec]:
+    """``{row name: run}``: each row's fields over the preset's."""
+    return {
+        name: RunSpec.from_preset(config["preset"], **{**config["overrides"], **row})
+        for name, row in config["rows"].items()
+    }
+
+
 def summarise(
-    workdir: pathlib.Path, config: Any, result: dict[str, Any], rate: dict[str, np.ndarray]
+    workdir: pathlib.Path, spec: RunSpec, result: dict[str, Any], rate: dict[str, np.ndarray]
 ) -> dict[str, Any]:
+    """One row's JSON: the evaluation, the rate and distortion of the test images, the budget
+    and wall times."""
+    m = spec.model
     return {
         "nll": result["nll"],
         "nll_k": result["nll_k"],
@@ -34,16 +47,19 @@ def summarise(
         **training_budget(workdir),
         "eval_seconds": result["eval_seconds"],
         "test_examples": result["test_examples"],
-        "posterior": config.posterior,
-        "prior": config.prior,
-        "decoder": config.decoder,
-        "receptive_field": config.receptive_field if config.decoder == "pixelcnn" else None,
-        "seed": config.seed,
-        "preset": config.preset,
+        "posterior": m.posterior,
+        "prior": m.prior,
+        "decoder": m.decoder,
+        "receptive_field": m.receptive_field if m.decoder == "pixelcnn" else None,
+        "seed": spec.seed,
+        "preset": spec.preset,
     }
 
 
-def markdown(rows: dict[str, dict], preset: str, machine: str) -> str:
+def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str:
+    """The table of the finished ``rows`` (name -> JSON), in the config's order."""
+    preset = config["preset"]
+    rows = {name: rows[name] for name in config["rows"] if name in rows}
     first = next(iter(rows.values()))
     lines = [
         f"# VLAE on binarised MNIST (Chen et al. 2017, table 2), preset `{preset}`",

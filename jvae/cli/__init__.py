@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+import jvae
 from jvae.cli import disentanglement, surgery, tightness, train
 
 COMMANDS = (train, tightness, surgery, disentanglement)
@@ -16,6 +17,7 @@ COMMANDS = (train, tightness, surgery, disentanglement)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jvae", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"jvae {jvae.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parsers(sub)

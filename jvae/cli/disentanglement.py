@@ -47,12 +47,12 @@ def checkpoint_disentanglement(
     as the first latent has dimensions."""
     from jvae.diagnostics import disentanglement as dis
     from jvae.reports.disentanglement import metric_line
-    from jvae.run import experiment
+    from jvae.run.evaluate import load_run
 
     log = log or (lambda line: None)
     dis.check_settings(settings or {})
-    config, model, params = experiment.load_run(workdir)
-    dataset = factor_dataset(config.dataset, data_dir, grid)
+    spec, model, params = load_run(workdir)
+    dataset = factor_dataset(spec.data.dataset, data_dir, grid)
 
     def scores(representation: dis.Representation, label: str) -> dict[str, Any]:
         out = {}
@@ -63,7 +63,7 @@ def checkpoint_disentanglement(
 
     results: dict[str, Any] = {
         **scores(dis.posterior_mean_representation(model, params), "model"),
-        "run": {"workdir": str(workdir), "dataset": config.dataset, "grid": grid},
+        "run": {"workdir": str(workdir), "dataset": spec.data.dataset, "grid": grid},
     }
     if baselines:
         representations = {

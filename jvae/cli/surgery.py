@@ -5,7 +5,6 @@ images of a 2-D latent (:mod:`jvae.diagnostics.importance_resampling`)."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
@@ -20,27 +19,28 @@ SURGERY_FILE = "surgery.json"
 FIGURE_FILE = "posterior_qew.png"
 
 
-def _images(config: Any, split: str, data_dir: str | None) -> np.ndarray:
+def _images(spec: Any, split: str, data_dir: str | None) -> np.ndarray:
     """All images of ``split`` (no validation carve-out, no subset); training images are
     statically binarised (seed 0), test images already are."""
     from jvae import data as data_lib
-    from jvae.run import experiment
+    from jvae.run.train import load_arrays
 
-    full = dataclasses.replace(config, validation=0, patience=0, train_subset=0, test_subset=0)
-    images = experiment.load_data(full, data_dir)[split]
+    full = spec.replace(validation=0, patience=0, train_subset=0, test_subset=0)
+    images = load_arrays(full, data_dir)[split]
     return data_lib.static_binarize(images, seed=0) if split == "train" else images
 
 
 def _checked_run(workdir: str | pathlib.Path, check: Callable[[Any], None]) -> tuple:
     """``(config, model, params)`` of a results folder, after ``check(model)`` has passed on
     the model its config describes (so a wrong model is refused before any restoring)."""
-    from jvae.run import experiment
-    from jvae.run.config import Config
+    from jvae.run.evaluate import load_run
+    from jvae.run.spec import RunSpec
+    from jvae.run.train import build_model
 
     path = pathlib.Path(workdir) / "config.json"
     if path.exists():  # else load_run says what is missing
-        check(experiment.build_model(Config.from_json(path.read_text())))
-    return experiment.load_run(workdir)
+        check(build_model(RunSpec.from_json(path.read_text())))
+    return load_run(workdir)
 
 
 def checkpoint_surgery(
@@ -57,20 +57,20 @@ def checkpoint_surgery(
     :func:`jvae.diagnostics.surgery.elbo_surgery` with the run's description added."""
     from jvae.diagnostics.surgery import check_surgery_model, elbo_surgery
 
-    config, model, params = _checked_run(workdir, check_surgery_model)
-    data = _images(config, "train", data_dir)
+    spec, model, params = _checked_run(workdir, check_surgery_model)
+    data = _images(spec, "train", data_dir)
     if n < 0 or n > len(data):
         raise ValueError(f"--n must lie in 1..{len(data)} (0: all training images); got {n}.")
     data = data[:n] if n else data
     result = elbo_surgery(model, params, rng_key, data, num_samples, batch_size, chunk_size)
     result["run"] = {
         "workdir": str(workdir),
-        "model": config.model,
-        "k": config.k,
-        "prior": config.prior,
+        "model": spec.objective.model,
+        "k": spec.objective.k,
+        "prior": spec.model.prior,
         "latent_size": model.latent_sizes[0],
-        "preset": config.preset,
-        "data": f"first {len(data)} training images of {config.dataset}, statically binarised",
+        "preset": spec.preset,
+        "data": f"first {len(data)} training images of {spec.data.dataset}, statically binarised",
     }
     return result
 
@@ -90,11 +90,12 @@ def checkpoint_posterior_figure(
     from jvae.diagnostics.importance_resampling import check_2d_latent, model_posterior_panels
     from jvae.reports.posterior_figure import save_posterior_figure
 
-    config, model, params = _checked_run(workdir, check_2d_latent)
-    images = _images(config, "test", data_dir)[:num_images]
+    spec, model, params = _checked_run(workdir, check_2d_latent)
+    images = _images(spec, "test", data_dir)[:num_images]
     panels = model_posterior_panels(model, params, rng_key, images, ks, resolution, num_inner)
     title = (
-        f"{config.model.upper()} k={config.k}, prior {config.prior}, 2-D latent: true posterior, "
+        f"{spec.objective.model.upper()} k={spec.objective.k}, prior {spec.model.prior}, 2-D "
+        "latent: true posterior, "
         f"q and q_EW (importance resampling from K draws of q)"
     )
     return save_posterior_figure(panels, out, title, images, model.image_shape)

@@ -12,7 +12,9 @@ from typing import Any
 import jax
 
 from jvae.cli.common import guarded
+from jvae.diagnostics.ais import AISOptions
 from jvae.diagnostics.tightness import (
+    annealing_report,
     bound_sweep,
     decades,
     linear_gaussian_report,
@@ -34,17 +36,24 @@ def checkpoint_report(
     chunk_size: int = 500,
     dense_max_k: int = 1000,
     log: Callable[[str], None] | None = None,
+    ais_steps: int = 0,
+    ais_options: AISOptions | None = None,
+    ais_examples: int = 100,
+    simulated: int = 0,
 ) -> dict[str, Any]:
     """Sweep and SNR for a results folder of ``jvae train`` (latest checkpoint, test images).
 
     Uses the first ``num_examples`` statically binarised test images (default 500, enough for
     standard errors of about 0.5 nats on the mean; the gaps are paired and much tighter).
+    With ``ais_steps``, AIS on the first ``ais_examples`` of them and, with ``simulated``,
+    BDMC on that many simulated images (:func:`jvae.diagnostics.tightness.annealing_report`).
     """
-    from jvae.run import experiment
+    from jvae.run.evaluate import load_run
+    from jvae.run.train import load_arrays
 
     workdir = pathlib.Path(workdir)
-    config, model, params = experiment.load_run(workdir)
-    test = experiment.load_data(config, data_dir)["test"]
+    spec, model, params = load_run(workdir)
+    test = load_arrays(spec, data_dir)["test"]
     if num_examples:
         test = test[:num_examples]
     k_sweep, k_snr = jax.random.split(rng_key)
@@ -56,11 +65,28 @@ def checkpoint_report(
         snr = snr_sweep(
             model, params, k_snr, test[:snr_batch], decades(snr_max_k), num_draws=snr_draws, log=log
         )
+    annealing = {}
+    if ais_steps:
+        annealing = annealing_report(
+            model,
+            params,
+            jax.random.fold_in(rng_key, 1),
+            test,
+            sweep,
+            ais_steps,
+            ais_options,
+            num_examples=ais_examples,
+            simulated=simulated,
+            log=log,
+        )
     return {
-        "title": f"{config.model.upper()} k={config.k}, {config.layers} layer(s) ({workdir.name})",
+        **annealing,
+        "title": f"{spec.objective.model.upper()} k={spec.objective.k}, {spec.model.layers} "
+        f"layer(s) ({workdir.name})",
         "setup": [
-            f"checkpoint {workdir}; bound `{config.objective}`, estimator `{config.estimator}`, "
-            f"preset `{config.preset}`; first {len(test)} binarised test images.",
+            f"checkpoint {workdir}; bound `{spec.objective.name}`, estimator "
+            f"`{spec.objective.estimator}`, preset `{spec.preset}`; first {len(test)} binarised "
+            "test images.",
         ],
         "sweep": sweep,
         "snr": snr,
@@ -89,8 +115,40 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset folder (default: $JVAE_DATA_DIR or ../shared/data)")
     p.add_argument("--out", help="output folder (default: WORKDIR/tightness, or ./tightness-lg)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--ais-steps", type=int, default=0, help="largest T of AIS at T = 1, 10, ... (0: none)"
+    )
+    p.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example")
+    p.add_argument("--ais-examples", type=int, default=100, help="examples AIS runs on")
+    p.add_argument("--ais-init", choices=("posterior", "prior"), default="posterior")
+    p.add_argument("--ais-schedule", choices=("sigmoid", "linear"), default="sigmoid")
+    p.add_argument("--ais-leapfrog", type=int, default=10, help="leapfrog steps per HMC move")
+    p.add_argument("--simulated", type=int, default=0, help="BDMC on N simulated examples")
     p.set_defaults(handler=run)
     return p
+
+
+def _annealing_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The AIS/BDMC keyword arguments of the report functions, from the flags."""
+    if args.ais_steps < 0 or args.simulated < 0 or (args.simulated and not args.ais_steps):
+        raise ValueError(
+            "need --ais-steps >= 0, --simulated >= 0, and --ais-steps with --simulated."
+        )
+    if not args.ais_steps:
+        return {}
+    options = AISOptions(
+        num_chains=args.ais_chains,
+        schedule=args.ais_schedule,
+        init=args.ais_init,
+        leapfrog_steps=args.ais_leapfrog,
+    )
+    options.check()
+    return dict(
+        ais_steps=args.ais_steps,
+        ais_options=options,
+        ais_examples=args.ais_examples,
+        simulated=args.simulated,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             dense_max_k=args.dense_max_k,
             log=log,
+            **_annealing_args(args),
         )
         if args.linear_gaussian:
             out = pathlib.Path(args.out or "tightness-lg")

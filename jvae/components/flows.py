@@ -17,9 +17,11 @@ autoregressive outputs by 0.1), so every gate starts near :math:`\mathrm{sigmoid
 and each step only slightly updates :math:`x`.
 
 - :meth:`AutoregressiveFlow.forward` runs all variables at once: one MADE pass per step.
-- :meth:`AutoregressiveFlow.inverse` is sequential over variables: the fixed-point iteration
-  :math:`x \leftarrow (y - (1 - \sigma(x)) \odot m(x)) / \sigma(x)` fixes one more position of
-  the ordering per MADE pass, so ``D`` passes per step (in one ``lax.fori_loop``) are exact.
+- :meth:`AutoregressiveFlow.inverse` is sequential over variables: pass :math:`i` solves
+  position :math:`o_i` of the ordering, :math:`x_{o_i} \leftarrow (y_{o_i} - (1 - \sigma_{o_i}(x))
+  m_{o_i}(x)) / \sigma_{o_i}(x)`, whose right side reads only the positions already solved, so
+  ``D`` passes per step (in one ``lax.fori_loop``) are exact. Positions not yet solved keep
+  :math:`y`'s finite values, so a gate near 0 cannot overflow them into NaN.
 - :meth:`AutoregressiveFlow.pull_back` is the inverse at points the forward pass produced,
   whose pre-images are already known: it returns them, with the exact derivatives of the
   inverse (implicit function theorem). Its VJP solves :math:`J_t^\top u = v` with
@@ -135,11 +137,17 @@ class AutoregressiveFlow:
     ) -> jax.Array:
         made = self.made(t)
         context = self.check_context(context)
+        order = jnp.asarray(self.order(t))
+        positions = jnp.arange(self.latent_size)
 
-        def fix_one_more_position(_: jax.Array, x: jax.Array) -> jax.Array:
+        def fix_one_more_position(i: jax.Array, x: jax.Array) -> jax.Array:
+            # Only position order[i] is updated: its (m, s) read the positions already solved.
+            # The others keep y's finite values; a gate near 0 would send them to inf, and the
+            # next pass's masked matmul (0 * inf) would turn every output into NaN.
+            solving = positions == order[i]
             m, s = made.apply({"params": params[f"step_{t}"]}, x, context)
-            gate = jax.nn.sigmoid(s)
-            return (y - (1.0 - gate) * m) / gate
+            gate = jnp.where(solving, jax.nn.sigmoid(s), 1.0)  # double where: finite gradients
+            return jnp.where(solving, (y - (1.0 - gate) * m) / gate, x)
 
         return jax.lax.fori_loop(0, self.latent_size, fix_one_more_position, y)
 

@@ -79,14 +79,19 @@ class Bernoulli:
     def mean(self, params: Params, rng_key: jax.Array, inputs: tuple[jax.Array, ...]) -> jax.Array:
         return jax.nn.sigmoid(self.logits(params, inputs))
 
-    def with_output_bias(self, params: Params, bias: jax.Array) -> Params:
-        """``params`` with the output layer's bias replaced by ``bias [data_dim]`` (the logits
-        the decoder gives when its last hidden layer is zero); a :class:`BernoulliMLP` only."""
+    def check_output_bias(self) -> None:
+        """One-line ``ValueError`` unless :meth:`with_output_bias` applies (a
+        :class:`BernoulliMLP` decoder)."""
         if not isinstance(self.module, BernoulliMLP):
             raise ValueError(
                 f"the output bias can be set on a BernoulliMLP decoder only, not on a "
-                f"{type(self.module).__name__}; use the MLP decoder or a zero bias."
+                f"{type(self.module).__name__}; use the MLP decoder or decoder_bias='zero'."
             )
+
+    def with_output_bias(self, params: Params, bias: jax.Array) -> Params:
+        """``params`` with the output layer's bias replaced by ``bias [data_dim]`` (the logits
+        the decoder gives when its last hidden layer is zero); a :class:`BernoulliMLP` only."""
+        self.check_output_bias()
         chex.assert_shape(bias, (self.data_dim,))
         mlp = params["mlp"]
         last = f"dense_{len(mlp) - 1}"

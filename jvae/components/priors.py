@@ -167,6 +167,4 @@ class VampPrior:
 
 def _check_components(c: int) -> None:
     if int(c) < 1:
-        raise ValueError(
-            f"a mixture prior needs at least one component (--components >= 1); got {c}."
-        )
+        raise ValueError(f"a mixture prior needs num_components >= 1; got {c}.")

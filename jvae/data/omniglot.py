@@ -309,7 +309,7 @@ def load_omniglot(
     Returns ``{'train': [24345, 784], 'test': [8070, 784], 'train_labels', 'test_labels'}``
     with labels the int64 character ids 0..1622, in the order of :func:`omniglot_split`.
     Binarise train dynamically and test with a fixed seed
-    (:func:`jvae.data.static_binarize`), as ``jvae.run.experiment.load_data`` does.
+    (:func:`jvae.data.static_binarize`), as ``jvae.run.train.load_arrays`` does.
     Not the IWAE paper's file: see :data:`OMNIGLOT_NOTE`.
     """
     builder = omniglot_builder(data_dir, tfds_data_dir)

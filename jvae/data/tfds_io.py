@@ -13,7 +13,7 @@ from typing import TypeVar
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jvae.reports.progress import quiet_tfds
+from jvae.terminal import interactive
 
 Builder = TypeVar("Builder", bound=tfds.core.DatasetBuilder)
 
@@ -25,7 +25,8 @@ def prepare_offline(builder: Builder, manual_dir: Callable[[], Path]) -> Builder
     builder is not prepared yet, so prepared data needs no source files.
     """
     if not builder.is_prepared():
-        quiet_tfds()
+        if not interactive():
+            tfds.display_progress_bar(False)  # its bars would flood a log file
         config = tfds.download.DownloadConfig(manual_dir=str(manual_dir()), try_download_gcs=False)
         builder.download_and_prepare(download_config=config)
     return builder

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from jvae import compiler
+from jvae.diagnostics import memory
 from jvae.models.model import Model
 
 
@@ -19,24 +20,45 @@ def active_units(
     data: np.ndarray | jax.Array,
     threshold: float = 0.01,
     num_samples: int = 100,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
+    *,
+    memory_bytes: int | None = None,
 ) -> list[dict[str, Any]]:
     r"""Active units per stochastic layer (Burda et al. 2015, section 5.2).
 
     Unit :math:`u` of layer :math:`l` is active when :math:`A_u = \mathrm{Cov}_x\big(
     E_{q(z_l|x)}[z_{l,u}]\big) > 0.01`. Upper-layer means average over ``num_samples`` draws
-    of the layers below.
+    of the layers below. The batch is planned within ``memory_bytes``
+    (:func:`jvae.diagnostics.memory.plan_evaluation`) unless ``batch_size`` pins it.
 
     Returns:
       one dict per layer: ``{'active': int, 'variances': [D_l] numpy array}``.
     """
-    means_fn = compiler.jit(lambda p, k, x: model.posterior_means(p, k, x, num_samples))
     data = np.asarray(data)
+    dtype = jax.dtypes.canonicalize_dtype(data.dtype)
+    means = compiler.jit(lambda p, k, x: model.posterior_means(p, k, x, num_samples))
+
+    def compile_at(batch: int, _: int) -> jax.stages.Compiled:
+        x = jax.ShapeDtypeStruct((batch, *data.shape[1:]), dtype)
+        return means.lower(params, rng_key, x).compile()
+
+    plan, means_fn = memory.plan_evaluation(
+        compile_at,
+        data.shape[0],
+        num_samples,
+        memory_bytes,
+        batch_size=batch_size,
+        chunk_size=num_samples,
+    )
+    batch_size = plan.batch_size
     chunks: list[list[np.ndarray]] = [[] for _ in model.latent_sizes]
     for j, start in enumerate(range(0, data.shape[0], batch_size)):
-        means = means_fn(params, jax.random.fold_in(rng_key, j), data[start : start + batch_size])
-        for layer, m in enumerate(means):
-            chunks[layer].append(np.asarray(m, np.float64))
+        x = data[start : start + batch_size]
+        m = x.shape[0]
+        if m < batch_size:  # padded: the compiled function takes one shape
+            x = np.concatenate([x, np.zeros((batch_size - m, *x.shape[1:]), x.dtype)])
+        for layer, mean in enumerate(means_fn(params, jax.random.fold_in(rng_key, j), x)):
+            chunks[layer].append(np.asarray(mean, np.float64)[:m])
     out = []
     for layer_chunks in chunks:
         variances = np.var(np.concatenate(layer_chunks), axis=0)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jvae import compiler
+from jvae.diagnostics import memory
 from jvae.models.model import Model
 
 
@@ -42,20 +43,37 @@ def rate_distortion(
     rng_key: jax.Array,
     data: np.ndarray,
     num_samples: int = 10,
-    batch_size: int = 100,
+    batch_size: int | None = None,
+    *,
+    memory_bytes: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-example rate (KL) and distortion (negative reconstruction) over ``data[N, D]``, in
-    nats: ``{'rate': [N], 'distortion': [N]}``. Batch ``j`` uses ``fold_in(rng_key, j)``; the
-    last batch is padded, so the evaluator compiles once."""
-    evaluate = make_rate_evaluator(model, num_samples)
+    nats: ``{'rate': [N], 'distortion': [N]}``. The batch (all ``num_samples`` draws at once)
+    is planned within ``memory_bytes`` (:func:`jvae.diagnostics.memory.plan_evaluation`)
+    unless ``batch_size`` pins it. Batch ``j`` uses ``fold_in(rng_key, j)``; the last batch is
+    padded, so the evaluator compiles once."""
     data = np.asarray(data)
-    batch_size = min(batch_size, len(data))
+    dtype = jax.dtypes.canonicalize_dtype(data.dtype)
+
+    def compile_at(batch: int, _: int) -> jax.stages.Compiled:
+        x = jax.ShapeDtypeStruct((batch, *data.shape[1:]), dtype)
+        return make_rate_evaluator(model, num_samples).lower(params, rng_key, x).compile()
+
+    plan, evaluate = memory.plan_evaluation(
+        compile_at,
+        len(data),
+        num_samples,
+        memory_bytes,
+        batch_size=batch_size,
+        chunk_size=num_samples,
+    )
+    batch_size = plan.batch_size
     rates, distortions = [], []
     for j, start in enumerate(range(0, len(data), batch_size)):
         x = data[start : start + batch_size]
         m = len(x)
         if m < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - m, x.shape[1]), x.dtype)])
+            x = np.concatenate([x, np.zeros((batch_size - m, *x.shape[1:]), x.dtype)])
         rate, distortion = evaluate(params, jax.random.fold_in(rng_key, j), jnp.asarray(x))
         rates.append(np.asarray(rate, np.float64)[:m])
         distortions.append(np.asarray(distortion, np.float64)[:m])

@@ -12,7 +12,10 @@ effective sample size :math:`1/\sum_k \tilde w_k^2`, and, where the model has a 
 (:mod:`jvae.linear_gaussian`), the true gap :math:`\log p(x) - \mathcal L_K`. :func:`snr_sweep`
 measures the gradient signal-to-noise ratio of each estimator against K (Rainforth et al.
 2018: for IWAE the encoder's SNR falls like :math:`1/\sqrt K` with plain reparameterisation and
-grows like :math:`\sqrt K` with DReG). The report (markdown, JSON, plots) is
+grows like :math:`\sqrt K` with DReG). :func:`ais_sweep` measures every bound against annealed
+importance sampling at increasing T (:mod:`jvae.diagnostics.ais`) and :func:`bdmc_sweep`
+sandwiches :math:`\log p(x)` on simulated data (:mod:`jvae.diagnostics.bdmc`);
+:func:`annealing_report` runs both for the report. The report (markdown, JSON, plots) is
 :mod:`jvae.reports.tightness`; the command is ``jvae tightness`` (:mod:`jvae.cli.tightness`).
 
 Per K, example batch ``j`` uses ``fold_in(fold_in(rng_key, K), j)`` and draw chunk ``i`` inside
@@ -32,7 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jvae import bounds, compiler
-from jvae.diagnostics import nll
+from jvae.diagnostics import ais, bdmc, memory, nll
+from jvae.distributions import DiagGaussian, standard_normal_log_prob
 from jvae.estimators import ESTIMATORS, Bound, gradient_snr, make_objective, summarize_snr
 from jvae.models import linear_gaussian
 from jvae.models.model import Model
@@ -70,18 +74,16 @@ def decades(max_k: int) -> tuple[int, ...]:
 def _draw_log_weights(
     model: Model, params: Any, rng_key: jax.Array, x: jax.Array, num_samples: int, chunk: int
 ) -> jax.Array:
-    """``[K, B]`` log-weights drawn ``chunk`` at a time with the keys of ``streamed_iwae``."""
+    """``[K, B]`` log-weights drawn ``chunk`` at a time with the keys of ``streamed_iwae`` (the
+    last chunk draws ``chunk`` too; its draws past ``K`` are dropped)."""
     chunk = min(chunk, num_samples)
-    full, rest = divmod(num_samples, chunk)
+    num_chunks = -(-num_samples // chunk)
 
-    def draw(i: jax.Array, n: int) -> jax.Array:
-        return model.log_weights(params, jax.random.fold_in(rng_key, i), x, n).total
+    def draw(i: jax.Array) -> jax.Array:
+        return model.log_weights(params, jax.random.fold_in(rng_key, i), x, chunk).total
 
-    log_w = jax.lax.map(lambda i: draw(i, chunk), jnp.arange(full))
-    log_w = jnp.reshape(log_w, (full * chunk, x.shape[0]))
-    if rest:
-        log_w = jnp.concatenate([log_w, draw(full, rest)])
-    return log_w
+    log_w = jax.lax.map(draw, jnp.arange(num_chunks))
+    return jnp.reshape(log_w, (num_chunks * chunk, x.shape[0]))[:num_samples]
 
 
 def _over_batches(
@@ -116,9 +118,10 @@ def bound_sweep(
     rng_key: jax.Array,
     x: np.ndarray | jax.Array,
     ks: Sequence[int] = DEFAULT_KS,
-    chunk_size: int = 500,
+    chunk_size: int | None = None,
     *,
-    batch_size: int = 100,
+    batch_size: int | None = None,
+    memory_bytes: int | None = None,
     dense_max_k: int = 1000,
     jvi_k: int | None = None,
     exact_log_px: np.ndarray | jax.Array | None = None,
@@ -150,8 +153,11 @@ def bound_sweep(
         ``fold_in(rng_key, K)``, then example batch ``j`` ``fold_in(., j)``.
       x: examples ``[N, D]``.
       ks: the K grid (sorted, duplicates dropped).
-      chunk_size: draws per chunk.
-      batch_size: examples per jitted call (the last batch is padded).
+      chunk_size: draws per chunk, or ``None``: planned within ``memory_bytes``.
+      batch_size: examples per jitted call (the last batch is padded), or ``None``: planned.
+      memory_bytes: XLA's bytes for each evaluation, the dense one and each streamed K
+        (:func:`jvae.diagnostics.memory.plan_evaluation`; default
+        :func:`jvae.diagnostics.memory.default_memory_bytes`).
       dense_max_k: largest K evaluated on the dense path.
       jvi_k: K of the JVI estimates (a dense K > 2, added to ``ks`` if missing; ``0``: none).
       exact_log_px: exact :math:`\log p(x)` per example, ``[N]``, if known.
@@ -178,7 +184,6 @@ def bound_sweep(
     if jvi_k:
         ks = sorted({*ks, jvi_k})
     dense_ks = tuple(k for k in ks if k <= dense_max_k)
-    batch_size = min(batch_size, n)
     t_start = time.perf_counter()
     per_k: dict[int, np.ndarray] = {}
     ess: dict[int, np.ndarray] = {}
@@ -186,8 +191,23 @@ def bound_sweep(
     jvi: dict[str, np.ndarray] = {}
     if dense_ks:
         t0 = time.perf_counter()
-        fn = _dense_stats(model, params, dense_ks, chunk_size, jvi_k)
-        stats = _over_batches(fn, jax.random.fold_in(rng_key, dense_ks[-1]), data, batch_size)
+        dense_key = jax.random.fold_in(rng_key, dense_ks[-1])
+        dtype = jax.dtypes.canonicalize_dtype(data.dtype)
+
+        def compile_at(batch: int, chunk: int) -> jax.stages.Compiled:
+            x_b = jax.ShapeDtypeStruct((batch, *data.shape[1:]), dtype)
+            fn = _dense_stats(model, params, dense_ks, chunk, jvi_k)
+            return fn.lower(dense_key, x_b).compile()
+
+        plan, fn = memory.plan_evaluation(
+            compile_at,
+            n,
+            dense_ks[-1],
+            memory_bytes,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+        )
+        stats = _over_batches(fn, dense_key, data, plan.batch_size)
         for k in dense_ks:
             per_k[k], ess[k] = stats[f"iwae_{k}"], stats[f"ess_{k}"]
         jvi = {name: stats[name] for name in ("jvi1", "jvi2") if name in stats}
@@ -200,7 +220,9 @@ def bound_sweep(
     for k in ks[len(dense_ks) :]:
         t0 = time.perf_counter()
         key = jax.random.fold_in(rng_key, k)
-        per_k[k] = nll.dataset_bound(model, params, key, data, k, batch_size, chunk_size)
+        per_k[k] = nll.dataset_bound(
+            model, params, key, data, k, batch_size, chunk_size, memory_bytes=memory_bytes
+        )
         seconds[f"K={k}"] = round(time.perf_counter() - t0, 2)
         if log is not None:
             log(f"streamed L_{k} = {np.mean(per_k[k]):.4f} ({seconds[f'K={k}']} s)")
@@ -350,6 +372,181 @@ def snr_sweep(
     return out
 
 
+def ais_steps_grid(max_steps: int) -> tuple[int, ...]:
+    """The T of an AIS sweep: ``1`` (importance sampling with K = chains), ``10``, ``100``, ...
+    up to ``max_steps`` (always included).
+
+    >>> ais_steps_grid(300)
+    (1, 10, 100, 300)
+    """
+    return decades(max_steps)
+
+
+def ais_sweep(
+    model: Model,
+    params: Any,
+    rng_key: jax.Array,
+    x: np.ndarray | jax.Array,
+    steps: Sequence[int],
+    options: ais.AISOptions | None = None,
+    *,
+    batch_size: int = 100,
+    exact_log_px: np.ndarray | None = None,
+    reference: dict[int, np.ndarray] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    r"""AIS :math:`\log \hat p(x)` for each T in ``steps`` on examples ``x`` ``[N, D]``
+    (:func:`jvae.diagnostics.ais.dataset_ais`; one compilation for all T, the same key for
+    every T so the pilot's step sizes and the initial draws are shared).
+
+    Args:
+      reference: importance-sampling estimates ``{K: L_K [N]}`` of the same examples; each
+        row gets ``minus_best``, the paired mean of AIS minus the largest K's (positive: AIS
+        is the tighter lower bound), and the report plots them against their cost.
+      exact_log_px: exact :math:`\log p(x)` ``[N]``, if known (``true_gap`` per row).
+
+    Returns:
+      ``{'rows': [{'steps', 'mean', 'stderr', 'chain_stderr', 'acceptance', 'step_size',
+      'gradient_evaluations', 'seconds', 'minus_best', 'minus_best_stderr', 'true_gap',
+      'true_gap_stderr'}], 'options', 'num_examples', 'reference': [{'k', 'mean',
+      'stderr'}], 'exact', 'per_example': {T: [N]}}``.
+    """
+    options = options or ais.AISOptions()
+    data = np.asarray(x)
+    n = data.shape[0]
+    if n < 2:
+        raise ValueError(f"ais_sweep needs at least 2 examples for standard errors; got {n}.")
+    best_k = max(reference) if reference else None
+    rows, per_example = [], {}
+    for t in sorted({int(t) for t in steps}):
+        res = ais.dataset_ais(model, params, rng_key, data, t, options, batch_size=batch_size)
+        per_example[t] = res["log_px"]
+        mean, se = _mean_se(res["log_px"])
+        row: dict[str, Any] = {
+            "steps": t,
+            "mean": mean,
+            "stderr": se,
+            "chain_stderr": float(np.mean(res["stderr"])),
+            "acceptance": None if t == 1 else float(np.mean(res["acceptance"])),
+            "step_size": None if t == 1 else float(np.mean(res["step_size"])),
+            "gradient_evaluations": ais.gradient_evaluations(
+                t, options.num_chains, options.leapfrog_steps, options.warmup_steps
+            ),
+            "seconds": round(float(res["seconds"]), 2),
+            "minus_best": None,
+            "minus_best_stderr": None,
+            "true_gap": None,
+            "true_gap_stderr": None,
+        }
+        if best_k is not None:
+            row["minus_best"], row["minus_best_stderr"] = _mean_se(
+                res["log_px"] - reference[best_k]
+            )
+        if exact_log_px is not None:
+            row["true_gap"], row["true_gap_stderr"] = _mean_se(exact_log_px - res["log_px"])
+        rows.append(row)
+        if log is not None:
+            log(
+                f"AIS T={t} ({options.num_chains} chains): {mean:.4f} ± {se:.4f}, acceptance "
+                f"{_fmt_or_dash(row['acceptance'])} ({row['seconds']} s)"
+            )
+    ref_rows = []
+    for k in sorted(reference or {}):
+        m, se = _mean_se(reference[k])
+        ref_rows.append({"k": int(k), "mean": m, "stderr": se})
+    return {
+        "options": options._asdict(),
+        "num_examples": n,
+        "rows": rows,
+        "reference": ref_rows,
+        "exact": None
+        if exact_log_px is None
+        else dict(zip(("mean", "stderr"), _mean_se(exact_log_px))),
+        "per_example": per_example,
+    }
+
+
+def _fmt_or_dash(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def bdmc_sweep(
+    model: Model,
+    params: Any,
+    rng_key: jax.Array,
+    num_examples: int,
+    steps: Sequence[int],
+    options: ais.AISOptions | None = None,
+    *,
+    batch_size: int = 100,
+    iwae_k: int = 0,
+    exact_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    r"""BDMC on ``num_examples`` examples simulated from the model, for each T in ``steps``
+    (:func:`jvae.diagnostics.bdmc.simulated_bdmc`; the same simulated data at every T).
+
+    Per row: the forward (lower) and reverse (upper) bounds' means over examples with standard
+    errors, and their paired gap (upper − lower). With ``iwae_k``, :math:`\mathcal L_K` of the
+    same simulated data (``iwae``: its mean, and ``gap_to_upper``, the paired mean of the
+    largest T's upper bound minus it: how far importance sampling may sit below the truth).
+    With ``exact_fn`` (``x -> log p(x)``), true gaps of both bounds.
+    """
+    options = options or ais.AISOptions()
+    rows, last = [], None
+    for t in sorted({int(t) for t in steps}):
+        res = bdmc.simulated_bdmc(
+            model, params, rng_key, num_examples, t, options, batch_size=batch_size
+        )
+        row: dict[str, Any] = {"steps": t, "seconds": round(float(res["seconds"]), 2)}
+        for name in ("lower", "upper"):
+            row[name], row[f"{name}_stderr"] = _mean_se(res[name])
+        row["gap"], row["gap_stderr"] = _mean_se(res["upper"] - res["lower"])
+        row["acceptance"] = None if t == 1 else float(np.mean(res["acceptance"]))
+        once = ais.gradient_evaluations(t, options.num_chains, options.leapfrog_steps, 0)
+        with_pilot = ais.gradient_evaluations(
+            t, options.num_chains, options.leapfrog_steps, options.warmup_steps
+        )
+        row["gradient_evaluations"] = once + with_pilot  # one pilot, two directions
+        if exact_fn is not None:
+            exact = np.asarray(exact_fn(res["x"]), np.float64)
+            row["lower_true_gap"], row["lower_true_gap_stderr"] = _mean_se(exact - res["lower"])
+            row["upper_true_gap"], row["upper_true_gap_stderr"] = _mean_se(res["upper"] - exact)
+        rows.append(row)
+        last = res
+        if log is not None:
+            log(
+                f"BDMC T={t}: lower {row['lower']:.4f}, upper {row['upper']:.4f}, gap "
+                f"{row['gap']:.4f} ± {row['gap_stderr']:.4f} ({row['seconds']} s)"
+            )
+    iwae = None
+    if iwae_k and last is not None:
+        bound = nll.dataset_bound(
+            model=model,
+            params=params,
+            rng_key=jax.random.fold_in(rng_key, iwae_k),
+            data=last["x"],
+            num_samples=iwae_k,
+        )
+        mean, se = _mean_se(bound)
+        gap, gap_se = _mean_se(last["upper"] - bound)
+        iwae = {
+            "k": iwae_k,
+            "mean": mean,
+            "stderr": se,
+            "gap_to_upper": gap,
+            "gap_to_upper_stderr": gap_se,
+        }
+        if log is not None:
+            log(f"L_{iwae_k} on the simulated data: {mean:.4f} (upper bound − L_K {gap:.4f})")
+    return {
+        "options": options._asdict(),
+        "num_examples": int(num_examples),
+        "rows": rows,
+        "iwae": iwae,
+    }
+
+
 def imperfect_linear_gaussian(
     rng_key: jax.Array,
     data_dim: int = 16,
@@ -369,7 +566,7 @@ def imperfect_linear_gaussian(
     :math:`\mathrm{Var}(w/p)/(2K)` only once K is large against that variance (about 100 with
     the defaults).
     """
-    model = linear_gaussian.model(data_dim, latent, noise)
+    model = with_latent_densities(linear_gaussian.model(data_dim, latent, noise))
 
     @jax.jit  # one compilation instead of one per eager op
     def make_params(key: jax.Array) -> dict:
@@ -383,6 +580,39 @@ def imperfect_linear_gaussian(
         return {**params, "encoder": enc}
 
     return model, make_params(rng_key)
+
+
+def with_latent_densities(model: Model) -> Model:
+    r"""The linear-Gaussian :class:`~jvae.models.Model` with the densities at given latents
+    that AIS and BDMC need (:attr:`~jvae.models.model.Model.log_joint`, ``log_posterior``,
+    ``simulate``), written from its math:
+
+    .. math:: \log p(x \mid z) = \log \mathcal N(x; Wz + b, s^2 I), \quad
+              \log p(z) = \log \mathcal N(z; 0, I), \quad
+              \log q(z \mid x) = \log \mathcal N(z; Ax + c, \mathrm{diag}\,\sigma^2).
+    """
+
+    def log_joint(params: Any, x: jax.Array, values: dict[str, jax.Array]):
+        dec, z = params["decoder"], values["z"]
+        scale = jnp.broadcast_to(dec["log_s"], x.shape[-1:])
+        log_lik = DiagGaussian(z @ dec["W"].T + dec["b"], scale).log_prob(x)
+        return log_lik, standard_normal_log_prob(z)
+
+    def log_posterior(params: Any, x: jax.Array, values: dict[str, jax.Array]) -> jax.Array:
+        enc = params["encoder"]
+        mean = x @ enc["A"].T + enc["c"]
+        return DiagGaussian(mean, jnp.broadcast_to(enc["log_scale"], mean.shape)).log_prob(
+            values["z"]
+        )
+
+    def simulate(params: Any, rng_key: jax.Array, n: int):
+        dec = params["decoder"]
+        k1, k2 = jax.random.split(rng_key)
+        z = jax.random.normal(k1, (n, dec["W"].shape[1]))
+        noise = jnp.exp(dec["log_s"]) * jax.random.normal(k2, (n, dec["W"].shape[0]))
+        return z @ dec["W"].T + dec["b"] + noise, {"z": z}
+
+    return model._replace(log_joint=log_joint, log_posterior=log_posterior, simulate=simulate)
 
 
 def linear_gaussian_data(
@@ -399,6 +629,62 @@ def linear_gaussian_data(
     return np.asarray(x), np.asarray(exact)
 
 
+def annealing_report(
+    model: Model,
+    params: Any,
+    rng_key: jax.Array,
+    x: np.ndarray,
+    sweep: dict[str, Any],
+    ais_steps: int,
+    options: ais.AISOptions | None = None,
+    *,
+    num_examples: int = 100,
+    simulated: int = 0,
+    batch_size: int = 100,
+    exact_log_px: np.ndarray | None = None,
+    exact_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The AIS and BDMC parts of a tightness report: :func:`ais_sweep` at T in
+    :func:`ais_steps_grid` on the first ``num_examples`` of ``x`` (with ``sweep``'s L_K of the
+    same examples as reference) and, with ``simulated``, :func:`bdmc_sweep` on that many
+    simulated examples (with L_Kmax of them). ``{'ais': ..., 'bdmc': ... or None}``."""
+    k_ais, k_bdmc = jax.random.split(rng_key)
+    n = min(num_examples, len(x))
+    reference = {k: v[:n] for k, v in sweep["per_example"]["L"].items()}
+    exact = None if exact_log_px is None else np.asarray(exact_log_px)[:n]
+    grid = ais_steps_grid(ais_steps)
+    out: dict[str, Any] = {
+        "ais": ais_sweep(
+            model,
+            params,
+            k_ais,
+            np.asarray(x)[:n],
+            grid,
+            options,
+            batch_size=batch_size,
+            exact_log_px=exact,
+            reference=reference,
+            log=log,
+        ),
+        "bdmc": None,
+    }
+    if simulated:
+        out["bdmc"] = bdmc_sweep(
+            model,
+            params,
+            k_bdmc,
+            simulated,
+            grid,
+            options,
+            batch_size=batch_size,
+            iwae_k=sweep["best"]["k"],
+            exact_fn=exact_fn,
+            log=log,
+        )
+    return out
+
+
 def linear_gaussian_report(
     rng_key: jax.Array,
     num_examples: int = 500,
@@ -406,13 +692,19 @@ def linear_gaussian_report(
     snr_draws: int = 200,
     snr_batch: int = 16,
     snr_max_k: int = 1000,
-    chunk_size: int = 500,
+    chunk_size: int | None = None,
     dense_max_k: int = 1000,
     log: Callable[[str], None] | None = None,
+    memory_bytes: int | None = None,
+    ais_steps: int = 0,
+    ais_options: ais.AISOptions | None = None,
+    ais_examples: int = 100,
+    simulated: int = 0,
     **setup: float,
 ) -> dict[str, Any]:
     """Sweep and SNR on :func:`imperfect_linear_gaussian` (``**setup`` its options), with x
-    drawn from the model itself and the exact log p(x) as reference. SNR at K = 1, 10, ..."""
+    drawn from the model itself and the exact log p(x) as reference. SNR at K = 1, 10, ...
+    With ``ais_steps``, AIS (and with ``simulated``, BDMC) as :func:`annealing_report`."""
     k_model, k_data, k_sweep, k_snr = jax.random.split(rng_key, 4)
     model, params = imperfect_linear_gaussian(k_model, **setup)
     x, exact = linear_gaussian_data(k_data, params, num_examples)
@@ -423,6 +715,7 @@ def linear_gaussian_report(
         x,
         log_grid(max_k),
         chunk_size,
+        memory_bytes=memory_bytes,
         dense_max_k=dense_max_k,
         exact_log_px=exact,
         log=log,
@@ -432,8 +725,25 @@ def linear_gaussian_report(
         snr = snr_sweep(
             model, params, k_snr, x[:snr_batch], decades(snr_max_k), num_draws=snr_draws, log=log
         )
+    annealing = {}
+    if ais_steps:
+        annealing = annealing_report(
+            model,
+            params,
+            jax.random.fold_in(rng_key, 1),
+            x,
+            sweep,
+            ais_steps,
+            ais_options,
+            num_examples=ais_examples,
+            simulated=simulated,
+            exact_log_px=exact,
+            exact_fn=lambda xs: np.asarray(linear_gaussian.exact_log_marginal(params, xs)),
+            log=log,
+        )
     opts = {**dict(data_dim=16, latent=8, noise=0.5, scale_inflation=1.2, mean_shift=1.0), **setup}
     return {
+        **annealing,
         "title": "linear-Gaussian model, imperfect q",
         "setup": [
             f"p(z) = N(0, I_{opts['latent']}), p(x|z) = N(Wz + b, {opts['noise']}² "

@@ -1,17 +1,17 @@
-"""From a run configuration to a :class:`~jvae.models.model.Model`.
+"""From a :class:`~jvae.models.spec.ModelSpec` to a :class:`~jvae.models.model.Model`.
 
-``build_model(config)`` reads:
+``build_model(spec, image_shape)`` reads:
 
-- ``config.architecture``: ``'iwae'``, the IWAE paper's chain with ``config.layers`` stochastic
+- ``spec.architecture``: ``'iwae'``, the IWAE paper's chain with ``spec.layers`` stochastic
   layers; ``'hvae'``, Tomczak & Welling's ladder; ``'higgins-mlp'`` and ``'burgess-conv'``, the
   beta-VAE papers' dSprites nets (:mod:`jvae.models.dsprites_vae`);
-- ``config.prior``: ``'sg'`` standard Gaussian, ``'mog'`` mixture of Gaussians, ``'vamp'``
+- ``spec.prior``: ``'sg'`` standard Gaussian, ``'mog'`` mixture of Gaussians, ``'vamp'``
   VampPrior, ``'vamp-data'`` VampPrior with training images as pseudo-inputs, ``'af'``
-  autoregressive-flow prior; ``config.components`` and ``config.flow_steps``;
-- ``config.posterior``: ``'gaussian'`` or ``'iaf'`` on the latent read from x;
-- ``config.decoder``: ``'mlp'`` (the architecture's own), ``'conv'`` (the conv pair) or
-  ``'pixelcnn'`` (conv encoders and a PixelCNN decoder of radius ``config.receptive_field``),
-  with ``config.likelihood`` (:mod:`jvae.models.conv_models`); ``config.latent_size``.
+  autoregressive-flow prior; ``spec.components`` and ``spec.flow_steps``;
+- ``spec.posterior``: ``'gaussian'`` or ``'iaf'`` on the latent read from x;
+- ``spec.decoder``: ``'mlp'`` (the architecture's own), ``'conv'`` (the conv pair) or
+  ``'pixelcnn'`` (conv encoders and a PixelCNN decoder of radius ``spec.receptive_field``),
+  with ``spec.likelihood`` (:mod:`jvae.models.conv_models`); ``spec.latent_size``.
 
 Flows use MADEs of two hidden layers: 320 units (the IAF paper's MNIST width) beside the IWAE
 MLP, 300 beside the HVAE's gated layers. Unsupported combinations raise a one-line
@@ -29,28 +29,32 @@ from jvae.components.flows import AutoregressiveFlow
 from jvae.components.iaf import IAFPosterior
 from jvae.components.posteriors import Posterior
 from jvae.components.priors import GaussianMixture, Prior, StandardNormal, VampPrior
-from jvae.models.conv_models import conv_posterior, image_decoder
+from jvae.models.conv_models import DECODERS, LIKELIHOODS, conv_posterior, image_decoder
 from jvae.models.dsprites_vae import DSPRITES_ARCHITECTURES, LATENTS, dsprites_model
 from jvae.models.hvae import tomczak_welling_hvae
 from jvae.models.iwae_nets import iwae_mlp
 from jvae.models.model import Model
 from jvae.nn.gated import GatedGaussianContext
 from jvae.nn.mlp import GaussianContextMLP
+from jvae.options import check_at_least, check_choice
 
 ARCHITECTURES = ("iwae", "hvae", *DSPRITES_ARCHITECTURES)
 PRIORS = ("sg", "mog", "vamp", "vamp-data", "af")
 POSTERIORS = ("gaussian", "iaf")
+# The initial output bias of the decoder: zero (Flax's default), or the logits of the training
+# pixels' means (Burda et al.'s code; see jvae.components.likelihoods.data_mean_logits).
+DECODER_BIASES = ("zero", "data_mean")
 
 
-def top_latent_size(config: Any) -> int:
+def top_latent_size(spec: Any) -> int:
     """The size of the latent under the prior."""
-    if config.architecture == "hvae":
+    if spec.architecture == "hvae":
         return 40
-    if config.architecture in DSPRITES_ARCHITECTURES:
-        return config.latent_size or LATENTS
-    if config.layers == 2:
+    if spec.architecture in DSPRITES_ARCHITECTURES:
+        return spec.latent_size or LATENTS
+    if spec.layers == 2:
         return 50
-    return config.latent_size or 50
+    return spec.latent_size or 50
 
 
 def choose_pseudo_inputs(train_images: np.ndarray, num_components: int, seed: int) -> np.ndarray:
@@ -58,7 +62,7 @@ def choose_pseudo_inputs(train_images: np.ndarray, num_components: int, seed: in
     n = len(train_images)
     if num_components > n:
         raise ValueError(
-            f"vamp-data needs --components <= the {n} training images; got {num_components}."
+            f"prior='vamp-data' needs components <= the {n} training images; got {num_components}."
         )
     idx = np.random.default_rng(seed).choice(n, size=num_components, replace=False)
     return np.asarray(train_images[np.sort(idx)], np.float32)
@@ -101,58 +105,128 @@ def make_prior(
     raise ValueError(f"unknown prior {name!r}; choose one of {PRIORS}.")
 
 
-def make_posterior(config: Any, data_dim: int) -> Posterior | None:
+def make_posterior(spec: Any, data_dim: int) -> Posterior | None:
     """The IAF posterior of the latent read from x (``None``: the architecture's Gaussian)."""
-    if config.posterior == "gaussian":
+    if spec.posterior == "gaussian":
         return None
-    if config.posterior != "iaf":
-        raise ValueError(f"unknown posterior {config.posterior!r}; choose one of {POSTERIORS}.")
-    h, latent = flow_width(config.architecture), top_latent_size(config)
-    flow = AutoregressiveFlow(latent, config.flow_steps, (h, h), context_size=h)
-    if config.architecture == "hvae":
+    h, latent = flow_width(spec.architecture), top_latent_size(spec)
+    flow = AutoregressiveFlow(latent, spec.flow_steps, (h, h), context_size=h)
+    if spec.architecture == "hvae":
         return IAFPosterior(
             GatedGaussianContext(((h, h),), (), latent, context=h), (data_dim,), flow
         )
     return IAFPosterior(GaussianContextMLP((200, 200), latent, context=h), (data_dim,), flow)
 
 
+def check_combination(spec: Any) -> None:
+    """One-line ``ValueError`` for a :class:`~jvae.models.spec.ModelSpec` whose parts do not fit
+    together (checked where the model is built, before anything compiles)."""
+    check_choice("architecture", spec.architecture, ARCHITECTURES)
+    check_choice("prior", spec.prior, PRIORS)
+    check_choice("posterior", spec.posterior, POSTERIORS)
+    check_choice("decoder", spec.decoder, DECODERS)
+    check_choice("likelihood", spec.likelihood, LIKELIHOODS)
+    check_choice("decoder_bias", spec.decoder_bias, DECODER_BIASES)
+    for name in ("layers", "components", "receptive_field", "pixelcnn_channels"):
+        check_at_least(name, getattr(spec, name), 1)
+    for name in ("latent_size", "flow_steps"):
+        check_at_least(name, getattr(spec, name), 0)
+    iwae, layers = spec.architecture == "iwae", spec.layers
+    fails = [
+        (iwae and layers not in (1, 2), f"the iwae architecture has 1 or 2 layers; got {layers}"),
+        (
+            not iwae and layers != 1,
+            f"the {spec.architecture} architecture has a fixed depth: use layers=1",
+        ),
+        (
+            spec.prior.startswith("vamp") and iwae and layers == 2,
+            f"prior={spec.prior!r} mixes posteriors q(z2 | u) of pseudo-inputs, but the IWAE chain "
+            "infers z2 from z1, not x: use layers=1 or architecture='hvae'",
+        ),
+        (
+            bool(spec.latent_size)
+            and not ((iwae and layers == 1) or spec.architecture in DSPRITES_ARCHITECTURES),
+            "latent_size applies to the 1-layer iwae and the dSprites architectures only",
+        ),
+        (
+            spec.posterior == "iaf" and iwae and layers == 2,
+            "posterior='iaf' applies to the 1-layer iwae model and to the hvae's q(z2 | x)",
+        ),
+        (
+            spec.posterior == "iaf" and spec.prior.startswith("vamp"),
+            f"prior={spec.prior!r} mixes Gaussian posteriors q(z | u), which an IAF posterior "
+            "is not: use posterior='gaussian' or another prior",
+        ),
+        (
+            spec.architecture in DSPRITES_ARCHITECTURES and spec.posterior != "gaussian",
+            f"the {spec.architecture} architecture has one Gaussian latent: use "
+            "posterior='gaussian'",
+        ),
+        (
+            spec.decoder != "mlp" and not (spec.architecture == "hvae" or (iwae and layers == 1)),
+            f"decoder={spec.decoder!r} applies to the 1-layer iwae and the hvae architectures",
+        ),
+        (
+            spec.likelihood != "bernoulli" and spec.decoder == "mlp",
+            f"likelihood={spec.likelihood!r} needs decoder='conv' or 'pixelcnn'",
+        ),
+    ]
+    for failed, message in fails:
+        if failed:
+            raise ValueError(message + ".")
+
+
 def build_model(
-    config: Any,
-    data_dim: int = 784,
+    spec: Any,
     image_shape: tuple[int, int] = (28, 28),
     train_images: np.ndarray | None = None,
+    seed: int = 0,
 ) -> Model:
-    """The model a :class:`jvae.run.config.Config` describes (see the module docstring)."""
+    """The model a :class:`~jvae.models.spec.ModelSpec` describes (see the module docstring),
+    for images of ``image_shape``; ``train_images`` and ``seed`` choose a VampPrior "data"'s
+    pseudo-inputs. A ``decoder_bias='data_mean'`` is checked here and set at initialisation
+    (:meth:`jvae.models.spec.ModelSpec.init`)."""
+    check_combination(spec)
+    data_dim = int(np.prod(image_shape))
     prior = make_prior(
-        config.prior,
-        top_latent_size(config),
-        config.components,
+        spec.prior,
+        top_latent_size(spec),
+        spec.components,
         data_dim,
         train_images,
-        config.seed,
-        config.flow_steps,
-        flow_width(config.architecture),
+        seed,
+        spec.flow_steps,
+        flow_width(spec.architecture),
     )
-    if config.architecture in DSPRITES_ARCHITECTURES:
-        return dsprites_model(config, prior, data_dim, image_shape)
-    posterior = make_posterior(config, data_dim)
+    if spec.architecture in DSPRITES_ARCHITECTURES:
+        model = dsprites_model(spec, prior, data_dim, image_shape)
+    else:
+        model = _chain_or_ladder(spec, prior, data_dim, image_shape)
+    if spec.decoder_bias == "data_mean":
+        model.parts.likelihood.check_output_bias()
+    return model
+
+
+def _chain_or_ladder(spec: Any, prior: Prior, data_dim: int, image_shape: tuple[int, int]) -> Model:
+    """The iwae chain or the hvae ladder, with the spec's posterior and decoder."""
+    posterior = make_posterior(spec, data_dim)
     likelihood, q_z1 = None, None
-    if config.decoder != "mlp":  # the conv pair, or a PixelCNN decoder, with conv encoders
-        z1 = 40 if config.architecture == "hvae" else top_latent_size(config)
-        parents = (z1, 40) if config.architecture == "hvae" else (z1,)
+    if spec.decoder != "mlp":  # the conv pair, or a PixelCNN decoder, with conv encoders
+        z1 = 40 if spec.architecture == "hvae" else top_latent_size(spec)
+        parents = (z1, 40) if spec.architecture == "hvae" else (z1,)
         likelihood = image_decoder(
-            config.decoder,
-            config.likelihood,
+            spec.decoder,
+            spec.likelihood,
             parents,
             image_shape,
-            config.receptive_field,
-            config.pixelcnn_channels,
+            spec.receptive_field,
+            spec.pixelcnn_channels,
         )
-        if config.posterior == "gaussian":
+        if spec.posterior == "gaussian":
             posterior = conv_posterior(parents[-1], image_shape)
-            if config.architecture == "hvae":
+            if spec.architecture == "hvae":
                 q_z1 = conv_posterior(z1, image_shape, (40,))
-    if config.architecture == "hvae":
+    if spec.architecture == "hvae":
         return tomczak_welling_hvae(
             prior,
             data_dim,
@@ -161,16 +235,6 @@ def build_model(
             q_z1=q_z1,
             likelihood=likelihood,
         )
-    if config.architecture == "iwae":
-        return iwae_mlp(
-            config.layers,
-            data_dim,
-            config.latent_size or None,
-            prior,
-            image_shape,
-            posterior,
-            likelihood,
-        )
-    raise ValueError(
-        f"unknown architecture {config.architecture!r}; choose one of {ARCHITECTURES}."
+    return iwae_mlp(
+        spec.layers, data_dim, spec.latent_size or None, prior, image_shape, posterior, likelihood
     )

@@ -1,8 +1,8 @@
 """Convolutional and autoregressive decoders, and the conv encoders paired with them.
 
-``--decoder conv`` is the VampPrior paper's conv pair (Tomczak & Welling 2018, ConvHVAE): gated
+``decoder="conv"`` is the VampPrior paper's conv pair (Tomczak & Welling 2018, ConvHVAE): gated
 convolutional encoders and a decoder of gated dense layers read as an image, then gated 3x3
-convolutions (:mod:`jvae.nn.conv`). ``--decoder pixelcnn`` is an autoregressive decoder: a
+convolutions (:mod:`jvae.nn.conv`). ``decoder="pixelcnn"`` is an autoregressive decoder: a
 gated PixelCNN without blind spot (:mod:`jvae.nn.pixelcnn`) conditioned on a map of the latents,
 whose receptive field is a radius ``R``: each pixel sees the ``R`` rows above it (``R`` columns
 either side) and the ``R`` pixels to its left. A small ``R`` is VLAE's (Chen et al. 2017): local
@@ -21,7 +21,7 @@ from jvae.components.likelihoods import Bernoulli, DiscretizedLogistic, Likeliho
 from jvae.components.pixels import BernoulliPixels, LogisticPixels
 from jvae.components.posteriors import GaussianPosterior
 from jvae.nn.conv import ENCODER_CONVS_Z1, ConvBernoulli, ConvGaussian, ConvLogistic, ConvMap
-from jvae.nn.pixelcnn import GatedPixelCNN, layers_for_radius
+from jvae.nn.pixelcnn import GatedPixelCNN, largest_useful_radius, layers_for_radius
 
 DECODERS = ("mlp", "conv", "pixelcnn")
 LIKELIHOODS = ("bernoulli", "logistic")
@@ -60,7 +60,9 @@ def image_decoder(
       likelihood: ``'bernoulli'`` or ``'logistic'``.
       parent_sizes: the size of each parent latent.
       image_shape: ``(H, W)``.
-      receptive_field: the PixelCNN's radius ``R`` (``'pixelcnn'`` only).
+      receptive_field: the PixelCNN's radius ``R`` (``'pixelcnn'`` only), at most
+        ``max(H, W) - 1`` (:func:`jvae.nn.pixelcnn.largest_useful_radius`): that radius already
+        sees every earlier pixel, and a larger one only adds layers (and compile time).
       channels: the PixelCNN's channels (``'pixelcnn'`` only).
     """
     if likelihood not in LIKELIHOODS:
@@ -76,6 +78,13 @@ def image_decoder(
     if kind == "pixelcnn":
         pixels = BernoulliPixels() if likelihood == "bernoulli" else LogisticPixels()
         conditioner = ConvMap(image_shape, tuple((pixels_dim,) for _ in parent_sizes))
+        useful = largest_useful_radius(image_shape)
+        if receptive_field > useful:
+            raise ValueError(
+                f"receptive_field={receptive_field} exceeds the largest useful value {useful} for "
+                f"{image_shape[0]}x{image_shape[1]} images (a radius of {useful} already sees "
+                "every earlier pixel)."
+            )
         layers = layers_for_radius(receptive_field)
         network = GatedPixelCNN(layers, channels, out_channels=pixels.channels)
         return PixelCNN(conditioner, network, parent_sizes, image_shape, pixels)

@@ -72,7 +72,7 @@ def burgess_conv(
     if tuple(image_shape) != DSPRITES_SHAPE or data_dim != 64 * 64:
         raise ValueError(
             f"the burgess-conv architecture reads 64x64 images; got {image_shape[0]}x"
-            f"{image_shape[1]}: use --dataset dsprites or --architecture higgins-mlp."
+            f"{image_shape[1]}: use the dsprites dataset or architecture='higgins-mlp'."
         )
     return single_latent_vae(
         BurgessEncoder(latent_size), BurgessDecoder(), latent_size, data_dim, prior, image_shape
@@ -83,13 +83,8 @@ BUILDERS = {"higgins-mlp": higgins_mlp, "burgess-conv": burgess_conv}
 DSPRITES_ARCHITECTURES = tuple(BUILDERS)
 
 
-def dsprites_model(config: Any, prior: Prior, data_dim: int, image_shape: tuple[int, int]) -> Model:
-    """The model of ``config.architecture`` (one of :data:`DSPRITES_ARCHITECTURES`) with
-    ``config.latent_size`` latents (0: 10) under ``prior``."""
-    if config.layers != 1 or config.posterior != "gaussian":
-        raise ValueError(
-            f"--architecture {config.architecture} has one Gaussian latent layer: use --layers 1 "
-            "and --posterior gaussian."
-        )
-    build = BUILDERS[config.architecture]
-    return build(config.latent_size or LATENTS, prior, data_dim, image_shape)
+def dsprites_model(spec: Any, prior: Prior, data_dim: int, image_shape: tuple[int, int]) -> Model:
+    """The model of ``spec.architecture`` (one of :data:`DSPRITES_ARCHITECTURES`) with
+    ``spec.latent_size`` latents (0: 10) under ``prior``."""
+    build = BUILDERS[spec.architecture]
+    return build(spec.latent_size or LATENTS, prior, data_dim, image_shape)

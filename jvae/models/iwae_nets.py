@@ -105,8 +105,8 @@ def iwae_mlp(
     elif layers == 2:
         if latent_size is not None or q_z1 is not None or likelihood is not None:
             raise ValueError(
-                "--latent-size, --posterior iaf and --decoder conv|pixelcnn apply to the 1-layer "
-                "model only."
+                "latent_size, an IAF posterior (q_z1) and a conv or PixelCNN likelihood apply to "
+                "the 1-layer model only."
             )
         spec = [((200, 200), 100), ((100, 100), 50)]
     else:

@@ -101,6 +101,14 @@ class Model(NamedTuple):
       data_dim: dimension of x.
       image_shape: ``(height, width)`` of x as an image.
       parts: the parts (``None`` for hand-written models such as the linear-Gaussian one).
+      log_joint: ``(params, x[B, D], latents) -> (log p(x | z), log p(z))``, each ``[..., B]``,
+        at given latents ``{name: z[..., B, D_l]}`` (annealed importance sampling);
+        ``None`` where a hand-written model does not provide it.
+      log_posterior: ``(params, x[B, D], latents) -> [..., B]``, :math:`\\log q(z \\mid x)`
+        at given latents; raises ``ValueError`` for a posterior with no density at a given
+        point (an IAF scores only its own draws); ``None`` where not provided.
+      simulate: ``(params, rng_key, n) -> (x[n, D], {name: z[n, D_l]})``, ancestral draws
+        of the latents and the data (bidirectional Monte Carlo); ``None`` where not provided.
     """
 
     init: Callable[[jax.Array], Params]
@@ -116,6 +124,9 @@ class Model(NamedTuple):
     data_dim: int
     image_shape: tuple[int, int] = (28, 28)
     parts: ModelParts | None = None
+    log_joint: Callable[..., tuple[jax.Array, jax.Array]] | None = None
+    log_posterior: Callable[..., jax.Array] | None = None
+    simulate: Callable[..., tuple[jax.Array, dict[str, jax.Array]]] | None = None
 
 
 def check_data(x: jax.Array, data_dim: int) -> None:
@@ -261,8 +272,11 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         inputs = inputs_of(values, parts.likelihood_parents)
         return likelihood.mean(params["decoder"][parts.likelihood_key], rng_key, inputs)
 
-    def sample(params: Params, rng_key: jax.Array, n: int) -> jax.Array:
-        k_prior, k_layers, k_x = jax.random.split(rng_key, 3)
+    def ancestral_latents(
+        params: Params, k_prior: jax.Array, k_layers: jax.Array, n: int
+    ) -> dict[str, jax.Array]:
+        """``n`` draws of every latent: the top one from the prior, then down the
+        conditionals."""
         values = {top.name: prior.sample(params["prior"], k_prior, n, encode_for_prior(params))}
         keys = jax.random.split(k_layers, len(latents))
         for i in range(len(latents) - 2, -1, -1):
@@ -271,7 +285,11 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
                 params["decoder"][lat.conditional_key], inputs_of(values, lat.conditional_parents)
             )
             values[lat.name] = p.draw(keys[i])
-        return decode(params, k_x, values)
+        return values
+
+    def sample(params: Params, rng_key: jax.Array, n: int) -> jax.Array:
+        k_prior, k_layers, k_x = jax.random.split(rng_key, 3)
+        return decode(params, k_x, ancestral_latents(params, k_prior, k_layers, n))
 
     def reconstruct(params: Params, rng_key: jax.Array, x: jax.Array) -> jax.Array:
         k_z, k_x = jax.random.split(rng_key)
@@ -289,6 +307,53 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         check_data(x, data_dim)
         return first.posterior.distribution(params["encoder"][first.posterior_key], (x,))
 
+    def log_joint(
+        params: Params, x: jax.Array, values: dict[str, jax.Array]
+    ) -> tuple[jax.Array, jax.Array]:
+        r""":math:`(\log p(x \mid z), \log p(z))` at given latents ``{name: [..., B, D_l]}``,
+        each ``[..., B]``; :math:`\log p(z) = \log p(z_L) + \sum_{l<L} \log p(z_l \mid
+        \mathrm{pa}(z_l))`."""
+        check_data(x, data_dim)
+        log_p = log_prior(params, values[top.name])
+        for lat in latents[:-1]:
+            p = lat.conditional.distribution(
+                params["decoder"][lat.conditional_key], inputs_of(values, lat.conditional_parents)
+            )
+            log_p = log_p + p.log_prob(values[lat.name])
+        log_lik = likelihood.log_prob(
+            params["decoder"][parts.likelihood_key], x, inputs_of(values, parts.likelihood_parents)
+        )
+        return log_lik, log_p
+
+    def log_posterior(params: Params, x: jax.Array, values: dict[str, jax.Array]) -> jax.Array:
+        r""":math:`\sum_l \log q(z_l \mid \mathrm{pa}_q(z_l))` at given latents, ``[..., B]``."""
+        check_data(x, data_dim)
+        values = {**values, DATA: x}
+        log_q = 0.0
+        for name in order:
+            lat = by_name[name]
+            if not hasattr(lat.posterior, "distribution"):
+                raise ValueError(
+                    f"q({name} | {', '.join(lat.posterior_parents)}) is a "
+                    f"{type(lat.posterior).__name__} with no density at a given z (it scores "
+                    "only its own draws): anneal from the prior instead."
+                )
+            q = lat.posterior.distribution(
+                params["encoder"][lat.posterior_key], inputs_of(values, lat.posterior_parents)
+            )
+            log_q = log_q + q.log_prob(values[name])
+        return log_q
+
+    def simulate(
+        params: Params, rng_key: jax.Array, n: int
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """Ancestral draws: latents from the prior and conditionals, then ``x ~ p(x | z)``."""
+        k_prior, k_layers, k_x = jax.random.split(rng_key, 3)
+        values = ancestral_latents(params, k_prior, k_layers, n)
+        inputs = inputs_of(values, parts.likelihood_parents)
+        x = likelihood.sample(params["decoder"][parts.likelihood_key], k_x, inputs)
+        return x, values
+
     return Model(
         init=init,
         log_weights=log_weights,
@@ -303,4 +368,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         data_dim=data_dim,
         image_shape=image_shape,
         parts=parts,
+        log_joint=log_joint,
+        log_posterior=log_posterior,
+        simulate=simulate,
     )

@@ -116,6 +116,28 @@ def layers_for_radius(
     return rest + 1
 
 
+def largest_useful_radius(
+    image_shape: tuple[int, int], kernel_size: int = 3, first_kernel_size: int | None = None
+) -> int:
+    r"""The smallest radius these kernels reach whose field covers, for every pixel of an
+    ``H x W`` image, every pixel before it; a larger radius only adds layers.
+
+    The field of radius :math:`R` reaches :math:`R` rows up and :math:`R` columns either side
+    (module docstring), so it takes pixel :math:`(H-1, W-1)` back to :math:`(0, 0)` and
+    :math:`(H-1, 0)` to :math:`(0, W-1)` exactly when :math:`R \ge \max(H, W) - 1`. The radius
+    grows by :math:`\lfloor k/2 \rfloor` per layer after the first layer's
+    :math:`\lfloor k_1/2 \rfloor`: the answer is the first radius on that ladder at least
+    :math:`\max(H, W) - 1`.
+
+    >>> largest_useful_radius((28, 28)), largest_useful_radius((8, 8), 5)
+    (27, 8)
+    """
+    first = _half(kernel_size if first_kernel_size is None else first_kernel_size)
+    step = _half(kernel_size)
+    layers_after_first = max(-(-(max(image_shape) - 1 - first) // step), 0)
+    return first + step * layers_after_first
+
+
 def _gate(h: jax.Array) -> jax.Array:
     a, b = jnp.split(h, 2, axis=-1)
     return jnp.tanh(a) * jax.nn.sigmoid(b)

@@ -68,11 +68,11 @@ class KLReweighting:
             raise ValueError(f"unknown KL penalty {self.penalty!r}; choose one of {PENALTIES}.")
         if self.penalty == "capacity" and self.warmup:
             raise ValueError(
-                "--capacity raises C over --capacity-steps instead of a KL warm-up; drop "
-                "--kl-warmup."
+                "penalty='capacity' raises C over capacity_steps instead of a KL warm-up; set "
+                "warmup=0."
             )
         if self.groups < 0:
-            raise ValueError(f"--free-bits-groups must be >= 0; got {self.groups}.")
+            raise ValueError(f"groups must be >= 0 (0: one per dimension); got {self.groups}.")
         kl_annealing(self.warmup, self.cycles)  # checks steps and cycles
         linear_capacity(0.0, self.capacity_steps)
 
@@ -94,7 +94,7 @@ class KLReweighting:
             raise ValueError(
                 "free bits over several groups needs the KL per latent dimension in closed form "
                 "(one Gaussian latent of x under a standard normal prior); this model's KL "
-                "does not factorise: use --free-bits-groups 1."
+                "does not factorise: use groups=1."
             )
 
     def __call__(self, terms: KLTerms, step: jax.Array) -> jax.Array:

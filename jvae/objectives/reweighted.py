@@ -46,12 +46,12 @@ def group_kl(terms: KLTerms, groups: int) -> jax.Array:
     if terms.kl_per_dim is None:
         raise ValueError(
             f"free bits over {groups} groups needs the KL per latent dimension in closed form "
-            "(one Gaussian latent of x under a standard normal prior); use --free-bits-groups 1."
+            "(one Gaussian latent of x under a standard normal prior); use groups=1."
         )
     b, d = terms.kl_per_dim.shape
     if groups < 1 or d % groups:
         raise ValueError(
-            f"--free-bits-groups {groups} must divide the {d} latent dimensions into equal groups."
+            f"groups={groups} must divide the {d} latent dimensions into equal groups."
         )
     return jnp.sum(jnp.reshape(terms.kl_per_dim, (b, groups, d // groups)), axis=-1)
 

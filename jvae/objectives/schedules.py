@@ -60,7 +60,7 @@ def cyclical_kl_annealing(steps: int, cycles: int, ratio: float = 0.5) -> optax.
     if cycles < 1 or steps < cycles:
         raise ValueError(
             f"cyclical KL annealing needs 1 <= cycles <= steps; got {cycles} cycles in {steps} "
-            "steps (--kl-cycles N with --kl-warmup STEPS)."
+            "steps (kl_cycles within kl_warmup steps)."
         )
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"the ramp ratio must lie in (0, 1]; got {ratio}.")

@@ -8,20 +8,22 @@ from typing import Any
 from jvae.data import DATASET_NOTES
 
 
-def write_summary(config: Any, workdir: pathlib.Path, result: dict[str, Any]) -> None:
-    """Writes ``workdir/summary.md`` for a :class:`jvae.run.config.Config` and its evaluation."""
-    layers = "2 (ladder)" if config.architecture == "hvae" else str(config.layers)
+def write_summary(spec: Any, workdir: pathlib.Path, result: dict[str, Any]) -> None:
+    """Writes ``workdir/summary.md`` for a :class:`jvae.run.spec.RunSpec` and its evaluation."""
+    model, objective, train = spec.model, spec.objective, spec.train
+    layers = "2 (ladder)" if model.architecture == "hvae" else str(model.layers)
     lines = [
-        f"# {config.model.upper()} k={config.k}, {config.architecture} architecture, "
-        f"{layers} stochastic layer(s), prior `{config.prior}`, preset `{config.preset}`",
+        f"# {objective.model.upper()} k={objective.k}, {model.architecture} architecture, "
+        f"{layers} stochastic layer(s), prior `{model.prior}`, preset `{spec.preset}`",
         "",
-        f"dataset `{config.dataset}`, bound `{config.objective}`, estimator `{config.estimator}`, "
-        f"seed {config.seed}, {config.epochs} passes at batch {config.batch_size}"
-        + (f", KL warm-up over {config.kl_warmup} steps" if config.kl_warmup else "")
-        + (f", {config.validation} validation images" if config.validation else "")
+        f"dataset `{spec.data.dataset}`, bound `{objective.name}`, estimator "
+        f"`{objective.estimator}`, seed {spec.seed}, {train.epochs} passes at batch "
+        f"{train.batch_size}"
+        + (f", KL warm-up over {objective.kl_warmup} steps" if objective.kl_warmup else "")
+        + (f", {spec.data.validation} validation images" if spec.data.validation else "")
         + ".",
         "",
-        *([f"Data: {note}", ""] if (note := DATASET_NOTES.get(config.dataset)) else []),
+        *([f"Data: {note}", ""] if (note := DATASET_NOTES.get(spec.data.dataset)) else []),
         f"**Test NLL (K={result['nll_k']}): {result['nll']:.2f} nats** over "
         f"{result['test_examples']} test images; active units: "
         f"{' + '.join(str(a) for a in result['active_units'])}.",

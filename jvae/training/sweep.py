@@ -24,11 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jvae.objectives.spec import TRACEABLE
 from jvae.training.train import TrainState
 
-# Config fields a sweep may vary: they enter a run only as scalars of the objective, or as the
-# seed of its keys, so every member compiles to the same program.
-SWEEPABLE = ("kl_weight", "free_bits", "capacity", "capacity_gamma", "seed")
+# Fields a sweep may vary: they enter a run only as scalars of the objective, or as the seed of
+# its keys, so every member compiles to the same program.
+SWEEPABLE = (*TRACEABLE, "seed")
 Epoch = Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import optax
 
 from jvae import bounds
+from jvae.data.binarize import bernoulli_bytes
 from jvae.estimators import make_objective
 from jvae.models.model import Model
 from jvae.objectives import KLReweighting, analytic_kl, make_kl_objective
@@ -41,6 +42,19 @@ class TrainState(NamedTuple):
     params: Any
     opt_state: Any
     skipped: jax.Array
+
+
+Step = Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]
+EpochMetrics = Callable[[jax.Array, TrainState, jax.Array], dict]
+
+
+def with_epoch_metrics(step: Step, epoch_metrics: EpochMetrics | None) -> Step:
+    """``step`` carrying ``epoch_metrics``, ``(rng_key, state, batch) -> metrics`` of the state
+    after an epoch's last step on its last batch, as its attribute ``epoch_metrics``: the
+    diagnostics :func:`make_epoch` takes once an epoch rather than at every step (a plain
+    function stays one, for ``jax.jit`` and ``chex.assert_max_traces``, which keeps it)."""
+    step.epoch_metrics = epoch_metrics  # type: ignore[attr-defined]
+    return step
 
 
 def paper_schedule(steps_per_epoch: int, base_lr: float = 1e-3) -> optax.Schedule:
@@ -105,8 +119,9 @@ def make_train_step(
     binarize: bool = True,
     kl_schedule: optax.Schedule | None = None,
     reweighting: KLReweighting | None = None,
-) -> Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]:
-    """One optimisation step on a batch ``[B, D]``.
+) -> Step:
+    """One optimisation step on a batch ``[B, D]``: ``step(rng_key, state, batch) -> (state,
+    metrics)``.
 
     The objective is a ``bound`` of the log-weights (default :func:`jvae.bounds.iwae`) with a
     gradient ``estimator`` (:func:`jvae.estimators.make_objective`) or, with ``reweighting``,
@@ -115,18 +130,24 @@ def make_train_step(
     but ``'reparam'``, and carries its own KL schedule.
 
     With ``binarize`` the batch holds grey levels in [0, 1] and is binarised with a fresh draw
-    (dynamic binarisation). With ``kl_schedule`` the bound is taken of log-weights whose KL
+    (dynamic binarisation, :func:`jvae.data.binarize.bernoulli_bytes`: exact, a byte per pixel
+    on MNIST's 1/256 grid). With ``kl_schedule`` the bound is taken of log-weights whose KL
     part is weighted by ``kl_schedule(state.step)`` (:mod:`jvae.objectives`). A step whose loss
     or gradient is not finite leaves params and optimiser state unchanged and increments
-    ``state.skipped``. Metrics: ``loss``, ``finite``, the KL weight when there is one, and the
-    batch-mean KL per latent dimension ``kl_per_dim`` where the model has it in closed form
-    (:func:`jvae.objectives.analytic_kl`; computed from the params before the update); a
-    reweighting adds its ``reconstruction``, ``kl`` and ``capacity``.
+    ``state.skipped``. Metrics: ``loss``, ``finite``, the KL weight when there is one; a
+    reweighting adds its ``reconstruction``, ``kl`` and ``capacity`` and the batch-mean KL per
+    latent dimension ``kl_per_dim`` (its objective computes it; params before the update).
+    Without a reweighting, ``kl_per_dim`` (where the model has it in closed form,
+    :func:`jvae.objectives.analytic_kl`) is an end-of-epoch metric (``epoch_metrics``,
+    :func:`make_kl_per_dim`): the step runs the encoder once.
     """
     if reweighting is not None:
-        return _kl_train_step(
-            model, optimizer, num_samples, bound, estimator, encoder_bound, binarize, kl_schedule,
-            reweighting,
+        return with_epoch_metrics(
+            _kl_train_step(
+                model, optimizer, num_samples, bound, estimator, encoder_bound, binarize,
+                kl_schedule, reweighting,
+            ),
+            None,
         )  # fmt: skip
     value_and_grad = make_objective(
         functools.partial(model.log_weights, num_samples=num_samples),
@@ -134,23 +155,37 @@ def make_train_step(
         estimator,
         encoder_bound,
     )
-    kl_per_dim = analytic_kl(model)
 
     def step(rng_key: jax.Array, state: TrainState, batch: jax.Array) -> tuple[TrainState, dict]:
         key_bin, key_z = jax.random.split(rng_key)
-        x = jax.random.bernoulli(key_bin, batch).astype(batch.dtype) if binarize else batch
+        x = bernoulli_bytes(key_bin, batch) if binarize else batch
         kl_weight = None if kl_schedule is None else kl_schedule(state.step)
         info, grads = value_and_grad(state.params, key_z, x, kl_weight)
         new_state, finite = _apply(optimizer, state, info.loss, grads)
         metrics = {"loss": info.loss, "finite": finite}
         if kl_weight is not None:
             metrics["kl_weight"] = kl_weight
-        if kl_per_dim is not None:
-            kl = kl_per_dim(jax.lax.stop_gradient(state.params), x)
-            metrics["kl_per_dim"] = jnp.mean(kl, axis=0)
         return new_state, metrics
 
-    return step
+    return with_epoch_metrics(step, make_kl_per_dim(model, binarize))
+
+
+def make_kl_per_dim(model: Model, binarize: bool = True) -> EpochMetrics | None:
+    r"""``(rng_key, state, batch[B, D]) -> {'kl_per_dim': [d]}``, the batch mean of the
+    closed-form :math:`\mathrm{KL}(q(z_j \mid x) \,\|\, \mathcal N(0, 1))` per latent
+    dimension j at ``state.params`` (:func:`jvae.objectives.analytic_kl`; the batch
+    binarised with ``rng_key`` when ``binarize``), or ``None`` where the model has no closed
+    form. :func:`make_epoch` evaluates it on the epoch's last batch after its last step.
+    """
+    kl_per_dim = analytic_kl(model)
+    if kl_per_dim is None:
+        return None
+
+    def metrics(rng_key: jax.Array, state: TrainState, batch: jax.Array) -> dict:
+        x = bernoulli_bytes(rng_key, batch) if binarize else batch
+        return {"kl_per_dim": jnp.mean(kl_per_dim(state.params, x), axis=0)}
+
+    return metrics
 
 
 def _kl_train_step(
@@ -163,17 +198,17 @@ def _kl_train_step(
     binarize: bool,
     kl_schedule: optax.Schedule | None,
     reweighting: KLReweighting,
-) -> Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]:
+) -> Step:
     """:func:`make_train_step` of a KL reweighting; one-line ``ValueError`` for a choice it
     does not take."""
     if bound not in (None, bounds.elbo) or encoder_bound is not None:
         raise ValueError(
-            "the KL reweightings (--kl-weight, --free-bits, --capacity) reweight the ELBO's "
-            "terms; use --model vae (or --bound elbo)."
+            "a KL reweighting (kl_weight, free_bits, capacity) reweights the ELBO's terms; use "
+            "bound=bounds.elbo (model='vae') and no encoder_bound."
         )
     if estimator != "reparam":
         raise ValueError(
-            "the KL reweightings train with --estimator reparam (an analytic KL has no score "
+            "a KL reweighting trains with estimator='reparam' (an analytic KL has no score "
             f"term for STL or DReG to remove); got {estimator!r}."
         )
     if kl_schedule is not None:
@@ -182,7 +217,7 @@ def _kl_train_step(
 
     def step(rng_key: jax.Array, state: TrainState, batch: jax.Array) -> tuple[TrainState, dict]:
         key_bin, key_z = jax.random.split(rng_key)
-        x = jax.random.bernoulli(key_bin, batch).astype(batch.dtype) if binarize else batch
+        x = bernoulli_bytes(key_bin, batch) if binarize else batch
         info, grads, metrics = value_and_grad(state.params, key_z, x, state.step)
         new_state, finite = _apply(optimizer, state, info.loss, grads)
         return new_state, {"loss": info.loss, "finite": finite, **metrics}
@@ -193,48 +228,58 @@ def _kl_train_step(
 def _apply(
     optimizer: optax.GradientTransformation, state: TrainState, loss: jax.Array, grads: Any
 ) -> tuple[TrainState, jax.Array]:
-    """The optimiser's update, kept only if the loss and every gradient are finite; returns the
-    new state and that flag."""
+    """The optimiser's update, taken only if the loss and every gradient are finite
+    (``lax.cond``: a skipped step computes no update); returns the new state and that flag."""
     finite = jnp.isfinite(loss) & jnp.all(
         jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
     )
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    keep = functools.partial(jnp.where, finite)
+
+    def update() -> tuple[Any, Any]:
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        return optax.apply_updates(state.params, updates), opt_state
+
+    params, opt_state = jax.lax.cond(finite, update, lambda: (state.params, state.opt_state))
     new_state = TrainState(
         step=state.step + 1,
-        params=jax.tree.map(keep, params, state.params),
-        opt_state=jax.tree.map(keep, opt_state, state.opt_state),
+        params=params,
+        opt_state=opt_state,
         skipped=state.skipped + (~finite).astype(jnp.int32),
     )
     return new_state, finite
 
 
 def make_epoch(
-    step: Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]],
+    step: Step,
     batch_size: int,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda b: b,
-) -> Callable[[jax.Array, TrainState, jax.Array], tuple[TrainState, dict]]:
+    epoch_metrics: EpochMetrics | None = None,
+) -> Step:
     """One pass over ``data[N, D]`` in a single ``lax.scan`` (drops the last partial batch).
 
     ``shard_batch`` places each gathered batch (e.g. a sharding constraint for data parallel
     training); the identity on one device. Returns the loss and every other metric of the step
-    (``kl_per_dim``, ...) averaged over the steps whose loss and gradient were finite, and
-    ``nonfinite``, the number of the others.
+    averaged over the steps whose loss and gradient were finite, ``nonfinite``, the number of
+    the others, and the ``epoch_metrics`` (default: the step's own,
+    :func:`with_epoch_metrics`, e.g. ``kl_per_dim``) of the final state on the epoch's
+    last batch, with the key ``fold_in(permutation key, 1)``.
     """
+    if epoch_metrics is None:
+        epoch_metrics = getattr(step, "epoch_metrics", None)
 
     def epoch(rng_key: jax.Array, state: TrainState, data: jax.Array) -> tuple[TrainState, dict]:
         n = data.shape[0]
         steps = n // batch_size
         if steps == 0:
             raise ValueError(f"dataset of {n} examples is smaller than one batch ({batch_size}).")
-        epoch_index = state.step // steps
-        perm = jax.random.permutation(jax.random.fold_in(rng_key, -1 - epoch_index), n)
+        epoch_key = jax.random.fold_in(rng_key, -1 - state.step // steps)
+        perm = jax.random.permutation(epoch_key, n)
         order = perm[: steps * batch_size].reshape(steps, batch_size)
 
+        def gather(idx: jax.Array) -> jax.Array:
+            return shard_batch(data.at[idx].get(mode="promise_in_bounds"))
+
         def body(s: TrainState, idx: jax.Array) -> tuple[TrainState, dict]:
-            batch = shard_batch(jnp.take(data, idx, axis=0))
-            return step(jax.random.fold_in(rng_key, s.step), s, batch)
+            return step(jax.random.fold_in(rng_key, s.step), s, gather(idx))
 
         state, metrics = jax.lax.scan(body, state, order)
         finite = metrics.pop("finite")
@@ -244,9 +289,11 @@ def make_epoch(
             rows = jnp.reshape(finite, finite.shape + (1,) * (value.ndim - 1))
             return jnp.mean(jnp.where(rows, value, 0.0), axis=0) * steps / kept
 
-        return state, {
-            **{name: mean(v) for name, v in metrics.items()},
-            "nonfinite": jnp.sum(~finite),
-        }
+        out = {name: mean(v) for name, v in metrics.items()}
+        out["nonfinite"] = jnp.sum(~finite)
+        if epoch_metrics is not None:
+            key = jax.random.fold_in(epoch_key, 1)
+            out.update(epoch_metrics(key, state, gather(order[-1])))
+        return state, out
 
     return epoch

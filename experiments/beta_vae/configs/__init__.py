@@ -1,11 +1,12 @@
 """Presets of the beta-VAE experiment: ``get_config(preset)`` returns the preset module's
 config, a dict with
 
-- ``preset``: the training preset of :meth:`jvae.run.config.Config.from_preset`;
-  ``overrides``: Config overrides of every model (dataset, architecture, budget, evaluation);
+- ``preset``: the training preset of :meth:`jvae.run.spec.RunSpec.from_preset`;
+  ``overrides``: run fields (flat names) of every model (dataset, architecture, budget,
+  evaluation);
 - ``groups``: ``{name: {overrides, sweep}}``, each trained as one sweep (one vmapped program,
-  :mod:`jvae.run.sweep`): its Config overrides and the grid ``{field: values}`` of its members
-  (KL weights x seeds; capacity models x seeds);
+  :func:`jvae.run.train.train` with ``sweep``): its run fields and the grid
+  ``{field: values}`` of its members (KL weights x seeds; capacity models x seeds);
 - ``rows``: the table's rows, ``{key: {label, kind, ...}}`` with ``kind`` ``'baseline'``
   (``representation``: ``raw_pixels``, ``pca`` or ``untrained``), ``'member'`` (``group`` and
   the swept ``value`` of ``field``, all seeds) or ``'best'`` (the ``group``'s ``candidates``
@@ -19,8 +20,9 @@ config, a dict with
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from experiments.runner import preset_config
 
 PRESETS = ("smoke", "cpu", "paper")
 
@@ -60,6 +62,4 @@ def table_rows(candidates: tuple[float, ...], capacity: float, gamma: float) -> 
 
 
 def get_config(preset: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}.")
-    return importlib.import_module(f"{__name__}.{preset}").get_config()
+    return preset_config(__name__, PRESETS, preset)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from experiments.runner import preset_config
 
 PRESETS = ("smoke", "cpu", "paper")
 
 
 def get_config(preset: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}.")
-    return importlib.import_module(f"{__name__}.{preset}").get_config()
+    return preset_config(__name__, PRESETS, preset)

@@ -1,12 +1,12 @@
 """Presets of the ELBO-surgery experiment: ``get_config(preset)`` returns the preset module's
 config, a dict with
 
-- ``preset``: the training preset of :meth:`jvae.run.config.Config.from_preset`;
-- ``rows``: ``{name: {label, overrides, paper, reuse}}``: the Config overrides of each model,
+- ``preset``: the training preset of :meth:`jvae.run.spec.RunSpec.from_preset`;
+- ``rows``: ``{name: {label, overrides, paper, reuse}}``: the run fields (flat names) of each model,
   the paper's (ELBO, average KL, MI, marginal KL) or ``None``, and ``reuse``, a finished
   ``jvae train`` folder (with ``eval.json``, relative to the root) used instead of training
   when it exists (``""``: none);
-- ``overrides``: Config overrides for every row (a smaller budget); ``evaluate``: whether
+- ``overrides``: run fields (flat names) for every row (a smaller budget); ``evaluate``: whether
   training ends with the test evaluation (NLL, figures);
 - ``n`` (training images in the surgery, 0: all 60,000), ``num_samples`` (draws per image,
   >= 2), ``batch_size``, ``chunk_size`` (mixture components per step), ``seed``;
@@ -17,8 +17,9 @@ config, a dict with
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from experiments.runner import preset_config
 
 PRESETS = ("smoke", "cpu", "paper")
 
@@ -53,6 +54,4 @@ def table_rows(preset: str) -> dict[str, dict[str, Any]]:
 
 
 def get_config(preset: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}.")
-    return importlib.import_module(f"{__name__}.{preset}").get_config()
+    return preset_config(__name__, PRESETS, preset)
