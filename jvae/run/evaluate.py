@@ -40,7 +40,9 @@ def evaluate_run(
     """Test bounds for ``ks`` and ``spec.eval.nll_k``, NLL, active units, figures, summary.
 
     ``L_1`` is the test ELBO (one sample per example). Every evaluator sizes its batches and
-    sample chunks to the spec's memory budget (:attr:`jvae.diagnostics.spec.EvalSpec.memory_bytes`).
+    sample chunks to the spec's memory budget (:attr:`jvae.diagnostics.spec.EvalSpec.memory_bytes`):
+    the bounds take the batch and chunk planned once for the largest K (a smaller K draws
+    ``min(chunk, K)`` at a time, within the same memory), so planning compiles once per run.
     With ``sample_shards > 1`` the ``nll_k`` bound shards rows and samples over a
     ``('data', 'samples')`` mesh (:func:`jvae.diagnostics.nll.sharded_dataset_bound`). With
     several processes every process evaluates and process 0 writes the files.
@@ -51,6 +53,7 @@ def evaluate_run(
     nll_k, memory = spec.eval.nll_k, spec.eval.memory_bytes
     ks = tuple(sorted({*(k for k in ks if k < nll_k), nll_k}))
     t0 = time.perf_counter()
+    plan, _ = nll.plan_dataset_bound(model, params, key, test, nll_k, memory)
     table = {}
     for k in ks:
         bar = progress_bar(None, progress, total=len(test), desc=f"L_{k}", leave=False)
@@ -61,9 +64,8 @@ def evaluate_run(
                 model, params, *args, mesh, memory_bytes=memory, progress=bar.update
             )
         else:
-            values = nll.dataset_bound(
-                model, params, *args, memory_bytes=memory, progress=bar.update
-            )
+            sizes = (plan.batch_size, min(plan.chunk_size, k))
+            values = nll.dataset_bound(model, params, *args, *sizes, progress=bar.update)
         bar.close()
         stderr = float(np.std(values) / np.sqrt(len(values)))
         table[k] = {"mean": float(np.mean(values)), "stderr": stderr}
