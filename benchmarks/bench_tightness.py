@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, command, machine  # noqa: E402
 
-from jvae.diagnostics import tightness  # noqa: E402
+from jvae.cli.tightness import checkpoint_report  # noqa: E402
+from jvae.diagnostics import annealed  # noqa: E402
+from jvae.reports.tightness import write_report  # noqa: E402
 
 
 def _footer(wall: float, cpu: float, info: dict) -> str:
@@ -38,7 +40,7 @@ def _footer(wall: float, cpu: float, info: dict) -> str:
 
 
 def _report(results: dict, outdir: Path, t0: float, c0: float, info: dict) -> None:
-    paths = tightness.write_report(results, outdir)
+    paths = write_report(results, outdir)
     times = os.times()
     footer = _footer(time.perf_counter() - t0, times.user + times.system - c0, info)
     paths["md"].write_text(paths["md"].read_text() + footer)
@@ -65,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.skip_linear_gaussian:
         t0, times = time.perf_counter(), os.times()
-        results = tightness.linear_gaussian_report(key, **common)
+        results = annealed.linear_gaussian_report(key, **common)
         _report(
             results, RESULTS / "tightness" / "linear_gaussian", t0, times.user + times.system, info
         )
     if args.workdir:
         t0, times = time.perf_counter(), os.times()
-        results = tightness.checkpoint_report(args.workdir, key, args.data_dir, **common)
+        results = checkpoint_report(args.workdir, key, args.data_dir, **common)
         _report(
             results,
             RESULTS / "tightness" / Path(args.workdir).resolve().name,

@@ -21,7 +21,7 @@ from jvae import bounds
 from jvae.components import Bernoulli, GaussianConditional, GaussianPosterior, StandardNormal
 from jvae.components.flows import AutoregressiveFlow
 from jvae.components.iaf import IAFPosterior
-from jvae.diagnostics import ais, bdmc, tightness
+from jvae.diagnostics import ais, bdmc, hmc_chain, tightness
 from jvae.models import Latent, ModelParts, assemble, linear_gaussian
 from jvae.nn import BernoulliMLP, GaussianMLP
 from jvae.nn.mlp import GaussianContextMLP
@@ -49,7 +49,7 @@ def test_schedules_run_from_0_to_1_and_increase():
         b = np.asarray(schedule(jnp.arange(101), 100))
         assert b[0] == 0.0 and b[-1] == pytest.approx(1.0, abs=1e-6)
         assert np.all(np.diff(b) > 0)
-    sig = np.asarray(ais.sigmoid_schedule(jnp.arange(101), 100))
+    sig = np.asarray(hmc_chain.sigmoid_schedule(jnp.arange(101), 100))
     assert sig[1] - sig[0] < 0.2 * (sig[51] - sig[50])  # dense near the ends
 
 
@@ -137,7 +137,7 @@ def test_hmc_move_leaves_a_correlated_gaussian_invariant():
         def body(z, k):
             keys = jax.random.split(k, z.shape[0])
             z, _, acc = jax.vmap(
-                lambda kk, zz: ais.annealed_transition(kk, zz, pieces, 0.5, 0.25, 10)
+                lambda kk, zz: hmc_chain.annealed_transition(kk, zz, pieces, 0.5, 0.25, 10)
             )(keys, z)
             return z, jnp.mean(acc)
 
@@ -152,10 +152,10 @@ def test_hmc_move_leaves_a_correlated_gaussian_invariant():
 def test_adapt_step_size_moves_towards_the_target():
     log_eps = jnp.zeros(3)
     acc = jnp.array([[1.0, 0.65, 0.0], [0.8, 0.65, 0.2]])
-    new = ais.adapt_step_size(log_eps, acc, target=0.65, rate=0.5)
+    new = hmc_chain.adapt_step_size(log_eps, acc, target=0.65, rate=0.5)
     assert new[0] > 0 and new[1] == 0 and new[2] < 0
     with pytest.raises(AssertionError):
-        ais.adapt_step_size(jnp.zeros(2), acc)
+        hmc_chain.adapt_step_size(jnp.zeros(2), acc)
 
 
 def _tiny_chain() -> tuple:

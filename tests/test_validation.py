@@ -20,6 +20,7 @@ from jvae.run import train as run_train
 from jvae.run.evaluate import load_run
 from jvae.run.spec import RunSpec
 from jvae.run.train import load_arrays
+from jvae.run.validation import Validation
 from jvae.training.train import init_state, make_optimizer, make_train_step
 
 
@@ -49,7 +50,7 @@ def random_mnist(monkeypatch):
 
 def test_validation_split_early_stopping_and_the_best_epoch(tmp_path, random_mnist, monkeypatch):
     scripted = iter([-100.0, -90.0, -95.0, -96.0, -97.0, -98.0])
-    monkeypatch.setattr(run_train._Validation, "elbo", lambda self, params: next(scripted))
+    monkeypatch.setattr(Validation, "elbo", lambda self, params: next(scripted))
     config = _workers.config(epochs=6, validation=48, patience=2, kl_warmup=10)
     arrays = load_arrays(config)
     assert arrays["train"].shape == (192, 784) and arrays["valid"].shape == (48, 784)

@@ -13,14 +13,8 @@ import jax
 
 from jvae.cli.common import guarded
 from jvae.diagnostics.ais import AISOptions
-from jvae.diagnostics.tightness import (
-    annealing_report,
-    bound_sweep,
-    decades,
-    linear_gaussian_report,
-    log_grid,
-    snr_sweep,
-)
+from jvae.diagnostics.annealed import annealing_report, linear_gaussian_report
+from jvae.diagnostics.tightness import bound_sweep, decades, log_grid, snr_sweep
 from jvae.reports.tightness import write_report
 
 
@@ -46,7 +40,7 @@ def checkpoint_report(
     Uses the first ``num_examples`` statically binarised test images (default 500, enough for
     standard errors of about 0.5 nats on the mean; the gaps are paired and much tighter).
     With ``ais_steps``, AIS on the first ``ais_examples`` of them and, with ``simulated``,
-    BDMC on that many simulated images (:func:`jvae.diagnostics.tightness.annealing_report`).
+    BDMC on that many simulated images (:func:`jvae.diagnostics.annealed.annealing_report`).
     """
     from jvae.run.evaluate import load_run
     from jvae.run.train import load_arrays

@@ -33,6 +33,7 @@ from jax.sharding import PartitionSpec as P
 
 from jvae import compiler
 from jvae.diagnostics import ais as ais_lib
+from jvae.diagnostics import hmc_chain
 from jvae.diagnostics.ais import AISOptions
 from jvae.models.model import Model
 from jvae.training import parallel
@@ -83,11 +84,11 @@ def bdmc(
     pieces = ais_lib.annealing_pieces(model, params, options.init)
     schedule = ais_lib.SCHEDULES[options.schedule]
     z0 = ais_lib.initial_draw(model, params, k_init, x, options.num_chains, options.init)
-    fwd, acc_fwd = ais_lib.anneal(
+    fwd, acc_fwd = hmc_chain.anneal(
         k_fwd, pieces, x, z0, num_steps, schedule, steps.at, options.leapfrog_steps
     )
     start = jnp.broadcast_to(z_star, (options.num_chains, *z_star.shape))
-    rev, acc_rev = ais_lib.anneal(
+    rev, acc_rev = hmc_chain.anneal(
         k_rev, pieces, x, start, num_steps, schedule, steps.at, options.leapfrog_steps, True
     )
     lower, lower_se = ais_lib.log_mean_exp(fwd)

@@ -341,7 +341,7 @@ def write_report(results: dict[str, Any], outdir: str | pathlib.Path) -> dict[st
     Args:
       results: ``{'title': str, 'setup': [str], 'sweep': bound_sweep(...), 'snr':
         snr_sweep(...) or None}``, and optionally ``'ais': ais_sweep(...)``, ``'bdmc':
-        bdmc_sweep(...) or None`` (:func:`jvae.diagnostics.tightness.annealing_report`).
+        bdmc_sweep(...) or None`` (:func:`jvae.diagnostics.annealed.annealing_report`).
       outdir: created if missing.
 
     Returns:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -33,7 +32,9 @@ from jvae import data as data_lib
 from jvae.diagnostics import nll
 from jvae.models.model import Model
 from jvae.objectives import KLReweighting
+from jvae.run.epoch_log import EpochLog
 from jvae.run.spec import RunSpec
+from jvae.run.validation import Validation
 from jvae.training import parallel
 from jvae.training.checkpoint import Checkpoints
 from jvae.training.sweep import SWEEPABLE, make_swept_epoch, member_name, stack, unstack
@@ -47,8 +48,6 @@ from jvae.training.train import (
 SWEEP_FILE = "sweep.json"
 #: Fields a resumed run may change: how long it trains and how it is evaluated.
 RESUME_MAY_CHANGE = ("epochs", "nll_k", "eval_memory_mb", "sample_shards", "curve_every")
-#: Seconds between two progress lines when output is not a terminal.
-LOG_EVERY = 60.0
 
 
 class TrainingDiverged(RuntimeError):
@@ -192,51 +191,6 @@ def save_spec(spec: RunSpec, workdir: pathlib.Path, resume: bool) -> None:
         path.write_text(spec.to_json())
 
 
-class _Validation:
-    """Validation ELBO each epoch, the best state kept in ``workdir/best`` and the early-stopping
-    record in ``workdir/early_stopping.json`` (so a resumed run continues the same watch)."""
-
-    def __init__(self, model: Model, spec: RunSpec, workdir: pathlib.Path, data: np.ndarray):
-        self.data, self.spec = data, spec
-        self.model = model
-        self.key = jax.random.PRNGKey(spec.seed + 2)
-        self.best = Checkpoints(workdir / "best", max_to_keep=1)
-        self.record_path = workdir / "early_stopping.json"
-        self.record = {"best_epoch": 0, "best_elbo": -float("inf"), "stopped_at": None}
-        if self.record_path.exists():
-            self.record = json.loads(self.record_path.read_text())
-
-    def elbo(self, params: Any) -> float:
-        values = nll.dataset_bound(
-            self.model, params, self.key, self.data, 1, memory_bytes=self.spec.eval.memory_bytes
-        )
-        return float(np.mean(values))
-
-    def update(self, epoch: int, state: TrainState) -> tuple[float, bool]:
-        """Records epoch ``epoch``'s validation ELBO; returns it and whether to stop."""
-        value = self.elbo(state.params)
-        if value > self.record["best_elbo"]:
-            self.record.update(best_epoch=epoch, best_elbo=value)
-            self.best.save(epoch, state)
-        patience = self.spec.train.patience
-        stop = bool(patience) and epoch - self.record["best_epoch"] >= patience
-        if stop:
-            self.record["stopped_at"] = epoch
-        if _is_primary():
-            self.record_path.write_text(json.dumps(self.record))
-        return value, stop
-
-    @property
-    def stopped(self) -> bool:
-        return self.record["stopped_at"] is not None
-
-    def restore_best(self, like: TrainState) -> TrainState:
-        return self.best.restore(like) if self.best.latest_step() is not None else like
-
-    def close(self) -> None:
-        self.best.close()
-
-
 class _Program(NamedTuple):
     """How the loop advances its members one epoch: ``run(states) -> (states, metrics)`` with
     a leading member axis on every metric, ``members(states)`` the host state of each."""
@@ -358,7 +312,7 @@ def train(
                                  [k[1] for k in keys])  # fmt: skip
     validation = None
     if "valid" in arrays and sweep is None:
-        validation = _Validation(model, spec, workdir, arrays["valid"])
+        validation = Validation(model, spec, workdir, arrays["valid"])
     schedule = learning_rate_schedule(
         steps_per_epoch, spec.train.learning_rate, spec.train.lr_schedule
     )
@@ -366,7 +320,7 @@ def train(
     start = int(states[0].step) // steps_per_epoch
     if validation is not None and validation.stopped:
         start = spec.train.epochs  # an early-stopped run is finished
-    log = _EpochLog(spec, len(specs), start, progress)
+    log = EpochLog(spec, len(specs), start, progress)
     curve_key = jax.random.PRNGKey(spec.seed + 3)
     skipped_before = np.asarray([int(s.skipped) for s in states])
     current = program.states
@@ -468,57 +422,3 @@ def kl_record(
     if "kl_per_dim" in metrics:
         record["kl_per_dim"] = [round(float(v), 4) for v in np.asarray(metrics["kl_per_dim"])]
     return record
-
-
-class _EpochLog:
-    """Progress: a bar on an interactive terminal; otherwise (a log file, a pipe) one line
-    ``epoch E/N  loss L  S steps/s  ETA`` for the first and last epoch and at most every
-    :data:`LOG_EVERY` seconds between."""
-
-    def __init__(self, spec: RunSpec, size: int, start: int, enabled: bool):
-        from jvae.reports.progress import progress_bar
-        from jvae.terminal import interactive
-
-        self.total, self.start = spec.train.epochs, start
-        self.enabled, self.last = enabled, -float("inf")
-        self.t0 = time.perf_counter()
-        model, objective = spec.model, spec.objective
-        name = f"{model.architecture} {model.prior} {objective.model} k={objective.k}"
-        self.name = name if size == 1 else f"sweep of {size}: {name}"
-        self.bar = None
-        if enabled and interactive():
-            self.bar = progress_bar(None, True, total=self.total, initial=start, desc=self.name)
-
-    def epoch(self, epoch: int, loss: float, steps_per_s: float) -> None:
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.2f}")
-            return
-        now = time.perf_counter()
-        if epoch not in (self.start + 1, self.total) and now - self.last < LOG_EVERY:
-            return
-        self.last = now
-        done = epoch - self.start
-        eta = (now - self.t0) / done * (self.total - epoch)
-        print(
-            f"{self.name}: epoch {epoch}/{self.total}  loss {loss:.3f}  {steps_per_s:.1f} steps/s"
-            f"  ETA {_duration(eta)}",
-            file=sys.stdout,
-            flush=True,
-        )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _duration(seconds: float) -> str:
-    """``'1h02m'``, ``'3m05s'`` or ``'12s'``."""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
