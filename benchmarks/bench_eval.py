@@ -39,9 +39,9 @@ def build(decoder: str):
     from jvae.models.conv_models import conv_posterior, image_decoder
 
     if decoder == "mlp":
-        return iwae_mlp(1)
-    likelihood = image_decoder(decoder, "bernoulli", (50,), (28, 28))
-    return iwae_mlp(1, 784, None, None, (28, 28), conv_posterior(50, (28, 28)), likelihood)
+        return iwae_mlp(1, (28, 28, 1))
+    likelihood = image_decoder(decoder, "bernoulli", (50,), (28, 28, 1))
+    return iwae_mlp(1, (28, 28, 1), None, None, conv_posterior(50, (28, 28, 1)), likelihood)
 
 
 def child(images: int, batch: int, chunk: int, mnist: bool, decoder: str = "mlp") -> dict:

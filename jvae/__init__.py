@@ -38,6 +38,7 @@ from jvae.models import (
     chain_vae,
     iwae_mlp,
     tomczak_welling_hvae,
+    vae,
 )
 from jvae.models.dsprites_vae import burgess_conv, higgins_mlp
 from jvae.numerics import log_mean_exp
@@ -104,5 +105,6 @@ __all__ = [
     "streamed_iwae",
     "tempered_log_weights",
     "tomczak_welling_hvae",
+    "vae",
 ]
 __version__ = "0.3.0"

@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test,docs]'
-exec .venv/bin/python -m pytest -n 2 --durations=15 tests jvae README.md "$@"
+# worksteal: an idle worker takes half of the other's queue, so the slow tests (run first,
+# tests/conftest.py) end together instead of one worker waiting for the other.
+exec .venv/bin/python -m pytest -n 2 --dist worksteal --durations=15 tests jvae README.md "$@"

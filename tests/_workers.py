@@ -53,11 +53,12 @@ def free_port() -> int:
 
 
 def random_arrays(n: int = 240, seed: int = 0) -> dict[str, np.ndarray]:
-    """Grey-level ``train [n, 784]`` and binary ``test [20, 784]`` drawn uniformly."""
+    """Grey-level ``train [n, 28, 28, 1]`` and binary ``test [20, 28, 28, 1]`` drawn
+    uniformly."""
     rng = np.random.default_rng(seed)
     return {
-        "train": rng.uniform(size=(n, 784)).astype(np.float32),
-        "test": (rng.uniform(size=(20, 784)) < 0.3).astype(np.float32),
+        "train": rng.uniform(size=(n, 28, 28, 1)).astype(np.float32),
+        "test": (rng.uniform(size=(20, 28, 28, 1)) < 0.3).astype(np.float32),
     }
 
 

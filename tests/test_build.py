@@ -36,9 +36,9 @@ def test_every_combination_builds_or_is_refused_in_one_line(architecture, layers
         assert "\n" not in str(err.value)
         return
     config = RunSpec.from_preset("smoke", components=7, flow_steps=1, **options)
-    images = np.zeros((20, 784), np.float32)
+    images = np.zeros((20, 28, 28, 1), np.float32)
     model = build_model(config, images)
-    x = jnp.zeros((3, 784))
+    x = jnp.zeros((3, 28, 28, 1))
     params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
     terms = jax.eval_shape(lambda p: model.log_weights(p, jax.random.PRNGKey(1), x, 4), params)
     assert [t.shape for t in terms] == [(4, 3)] * 3
@@ -80,7 +80,7 @@ def test_conv_and_pixelcnn_decoders_build_with_conv_encoders(
     model = build_model(config)
     params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
     terms = jax.eval_shape(
-        lambda p: model.log_weights(p, jax.random.PRNGKey(1), jnp.zeros((3, 784)), 2), params
+        lambda p: model.log_weights(p, jax.random.PRNGKey(1), jnp.zeros((3, 28, 28, 1)), 2), params
     )
     assert [t.shape for t in terms] == [(2, 3)] * 3
     decoder_params = params["decoder"]["p_x" if architecture == "hvae" else "p0"]

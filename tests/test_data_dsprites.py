@@ -12,7 +12,9 @@ from scipy import stats
 
 from jvae import data
 from jvae.data import dsprites as ds
+from jvae.data import names
 from jvae.data.factors import FactorDataset
+from jvae.data.spec import DataSpec
 
 _SOURCE = data.data_dir() / "dsprites"
 _GRID_SIZES = (3, 6, 10, 16, 16)
@@ -64,7 +66,7 @@ def test_grid_loader_shapes_split_and_images(
     grid: dict[str, np.ndarray], grid_file: tuple[np.ndarray, np.ndarray], row_of: dict
 ) -> None:
     assert set(grid) == {"train", "test", "train_factors", "test_factors"}
-    assert grid["train"].shape == (41472, 4096) and grid["test"].shape == (4608, 4096)
+    assert grid["train"].shape == (41472, 64, 64, 1) and grid["test"].shape == (4608, 64, 64, 1)
     for split in ("train", "test"):
         x, f = grid[split], grid[f"{split}_factors"]
         assert x.dtype == np.float32 and f.dtype == np.int64 and f.shape == (len(x), 5)
@@ -78,12 +80,23 @@ def test_grid_loader_shapes_split_and_images(
     for name in ("train", "test"):
         np.testing.assert_array_equal(_rows(row_of, grid[f"{name}_factors"]), split[name])
     # images are the file's images of those factors
-    imgs = grid_file[0].reshape(-1, 4096)
+    imgs = grid_file[0][..., None]
     np.testing.assert_array_equal(grid["test"], imgs[_rows(row_of, grid["test_factors"])])
     picks = np.random.default_rng(0).choice(41472, 3000, replace=False)
     np.testing.assert_array_equal(
         grid["train"][picks], imgs[_rows(row_of, grid["train_factors"][picks])]
     )
+
+
+def test_data_spec_reads_dsprites_as_images(
+    monkeypatch: pytest.MonkeyPatch, grid: dict[str, np.ndarray]
+) -> None:
+    monkeypatch.setitem(names._LOADERS, "dsprites", lambda data_dir: grid)  # read once
+    spec = DataSpec("dsprites", validation=100, test_subset=50)
+    arrays = spec.load()
+    assert spec.event_shape == (64, 64, 1)
+    np.testing.assert_array_equal(arrays["valid"], grid["train"][-100:])
+    np.testing.assert_array_equal(arrays["test"], grid["test"][:50])
 
 
 def test_builder_configs(dsprites_tfds: Path, grid: dict[str, np.ndarray]) -> None:
@@ -123,8 +136,8 @@ def test_sampler_images_have_the_requested_factors(
     assert dataset.factor_sizes == _GRID_SIZES
     factors = dataset.sample_factors(np.random.default_rng(0), 2000)
     images = dataset.images(factors)
-    assert images.shape == (2000, 4096) and images.dtype == np.float32
-    expected = grid_file[0].reshape(-1, 4096)[_rows(row_of, factors)]
+    assert images.shape == (2000, 64, 64, 1) and images.dtype == np.float32
+    expected = grid_file[0][_rows(row_of, factors), :, :, None]
     np.testing.assert_array_equal(images, expected)
 
 
@@ -153,7 +166,7 @@ def test_sampler_sprites_move_with_position_and_grow_with_scale(
         assert (np.diff(cy) > 1.5).all() and (np.diff(cy) < 3).all() and np.ptp(cx) < 0.5
         by_scale = np.tile(fixed, (6, 1))
         by_scale[:, 1] = np.arange(6)
-        assert (np.diff(sampler.images(by_scale).sum(axis=1)) > 0).all()
+        assert (np.diff(sampler.images(by_scale).sum(axis=(1, 2, 3))) > 0).all()
 
 
 def test_sample_factors_is_uniform_and_seeded(sampler: ds.DSpritesFactors) -> None:
@@ -235,7 +248,7 @@ def test_original_layout_drops_color_and_checks_the_grid(tmp_path: Path) -> None
     assert images.shape == (24, 64, 64)
     np.testing.assert_array_equal(factors, grid_classes)
     sampler = ds.DSpritesFactors.from_examples(images[::-1], factors[::-1], config.factor_sizes)
-    np.testing.assert_array_equal(sampler.images(factors[5:9]), images[5:9].reshape(4, 4096))
+    np.testing.assert_array_equal(sampler.images(factors[5:9]), images[5:9, :, :, None])
     duplicated = with_color.copy()
     duplicated[3] = duplicated[4]
     _tiny_original_layout(path, duplicated)

@@ -119,14 +119,14 @@ def test_loaded_arrays_are_the_downsampled_drawings_of_the_split(
     rng = np.random.default_rng(1)
     for name, n in (("train", 24345), ("test", 8070)):
         x, labels = omniglot[name], omniglot[f"{name}_labels"]
-        assert x.shape == (n, 784) and x.dtype == np.float32
+        assert x.shape == (n, 28, 28, 1) and x.dtype == np.float32
         assert labels.dtype == np.int64
         assert float(x.min()) == 0.0 and float(x.max()) == 1.0
         np.testing.assert_allclose(x * 225, np.rint(x * 225), atol=1e-4)
         np.testing.assert_array_equal(labels, split[name] // 20)
         rows = rng.choice(n, 300, replace=False)
         characters, drawers = np.divmod(split[name][rows], 20)
-        expected = om.downsample_ink(ink[characters, drawers]).reshape(300, 784) / 225
+        expected = om.downsample_ink(ink[characters, drawers])[..., None] / 225
         np.testing.assert_allclose(x[rows], expected, rtol=0, atol=1e-7)
     # strokes are bright: ink covers about 8% of each drawing, as in the 105x105 originals
     assert abs(float(omniglot["train"].mean()) - float(ink.mean())) < 0.002
@@ -142,7 +142,7 @@ def test_train_command_path_loads_omniglot(
     arrays = load_arrays(config)
     np.testing.assert_array_equal(arrays["train"], omniglot["train"][:2000])
     test = arrays["test"]
-    assert test.shape == (500, 784) and set(np.unique(test).tolist()) == {0.0, 1.0}
+    assert test.shape == (500, 28, 28, 1) and set(np.unique(test).tolist()) == {0.0, 1.0}
     np.testing.assert_array_equal(test, data.static_binarize(omniglot["test"][:500], seed=0))
     assert abs(float(test.mean()) - float(omniglot["test"][:500].mean())) < 0.005
 

@@ -305,7 +305,7 @@ def sprites5() -> LinearSprites:
 @pytest.fixture(scope="module")
 def tiny_model():
     """A model with a 5-dimensional latent on 5-pixel images and its params of seed 0."""
-    model = iwae_mlp(1, data_dim=5, latent_size=5, image_shape=(1, 5))
+    model = iwae_mlp(1, event_shape=5, latent_size=5)
     return model, compiler.jit(model.init)(jax.random.PRNGKey(0))
 
 

@@ -76,7 +76,7 @@ def test_models_have_the_papers_sizes_and_log_weights():
         terms = jax.eval_shape(log_weights, params, jax.random.PRNGKey(1), x)
         assert [t.shape for t in terms] == [(2, 3)] * 3
     with pytest.raises(ValueError, match="reads 64x64 images"):
-        burgess_conv(data_dim=784, image_shape=(28, 28))
+        burgess_conv(event_shape=(28, 28, 1))
     for options in (dict(layers=2), dict(posterior="iaf")):
         with pytest.raises(ValueError, match="fixed depth|one Gaussian latent"):
             RunSpec.from_preset("smoke", architecture="burgess-conv", **options)

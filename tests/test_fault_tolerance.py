@@ -127,7 +127,7 @@ def poisoned(model: Model) -> Model:
 
     def log_weights(params, rng_key, x, num_samples, stop_q=False):
         lw = model.log_weights(params, rng_key, x, num_samples, stop_q)
-        nan = jnp.where(jnp.all(x == 1.0, axis=-1), jnp.nan, 0.0)
+        nan = jnp.where(jnp.all(x.reshape(x.shape[0], -1) == 1.0, axis=-1), jnp.nan, 0.0)
         return lw._replace(log_likelihood=lw.log_likelihood + nan)
 
     return model._replace(log_weights=log_weights)
@@ -137,7 +137,7 @@ def test_too_many_nonfinite_steps_stop_with_last_good_checkpoint(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        run_train, "build_model", lambda spec, train_images=None: poisoned(iwae_mlp(1))
+        run_train, "build_model", lambda spec, train_images=None: poisoned(iwae_mlp(1, (28, 28, 1)))
     )
     arrays = _workers.random_arrays()
     arrays["train"][7] = 1.0  # binarises to all ones: exactly one bad step per epoch
@@ -153,7 +153,7 @@ def test_too_many_nonfinite_steps_stop_with_last_good_checkpoint(
     try:
         assert checkpoints.latest_step() == 10
         like = jax.eval_shape(
-            lambda: init_state(jax.random.PRNGKey(0), iwae_mlp(1), make_optimizer(10))
+            lambda: init_state(jax.random.PRNGKey(0), iwae_mlp(1, (28, 28, 1)), make_optimizer(10))
         )
         restored = checkpoints.restore(like)
     finally:
@@ -166,13 +166,16 @@ def test_cli_rejects_nonfinite_data_naming_rows(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     arrays = _workers.random_arrays(300)
-    arrays["train"][[3, 17], 5] = [np.nan, np.inf]
+    arrays["train"][[3, 17], 0, 5, 0] = [np.nan, np.inf]
     monkeypatch.setattr(data_spec, "load_dataset", lambda name, data_dir: arrays)
     code = cli.main(["train", "--workdir", str(tmp_path), "--no-progress", "--skip-eval"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0
-    assert "mnist train has non-finite values in 2 of 300 rows; first rows: [3, 17]" in err
+    assert (
+        "mnist train has non-finite values (NaN or inf) in 2 of 300 rows; first rows: [3, 17]"
+        in err
+    )
     assert not (tmp_path / "checkpoints").exists()
 
 

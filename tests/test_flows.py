@@ -65,7 +65,7 @@ def _tiny_model():
         likelihood_parents=("z1",),
         likelihood_key="p0",
     )
-    model = assemble(parts, data_dim, image_shape=(2, data_dim // 2))
+    model = assemble(parts, data_dim)
     return model, jax.jit(model.init)(KEY)
 
 
@@ -397,7 +397,7 @@ def test_unsupported_combinations_are_one_line_errors():
         likelihood_key="p0",
     )
     with pytest.raises(ValueError, match="Gaussian of x alone"):
-        assemble(parts, X_DIM, image_shape=(1, X_DIM))
+        assemble(parts, X_DIM)
     with pytest.raises(ValueError, match="context_size=3"):
         AFPrior(AutoregressiveFlow(D, 2, (8,), C))
     with pytest.raises(ValueError, match="context of size 2"):

@@ -54,16 +54,16 @@ def test_default_budget_is_two_gib_or_a_quarter_of_memory():
 
 def _image_model(decoder: str):
     if decoder == "mlp":
-        return iwae_mlp(1)
-    likelihood = image_decoder(decoder, "bernoulli", (50,), (28, 28))  # radius 6, 32 channels
-    return iwae_mlp(1, 784, None, None, (28, 28), conv_posterior(50, (28, 28)), likelihood)
+        return iwae_mlp(1, (28, 28, 1))
+    likelihood = image_decoder(decoder, "bernoulli", (50,), (28, 28, 1))  # radius 6, 32 channels
+    return iwae_mlp(1, (28, 28, 1), None, None, conv_posterior(50, (28, 28, 1)), likelihood)
 
 
 def test_chunks_shrink_as_the_decoder_grows():
     """One budget, K=5000: the MLP decoder runs the most draws at once, the conv fewer, the
     PixelCNN fewest; every plan stays under the budget by XLA's own count."""
     budget = 48 * MIB
-    x = (np.random.default_rng(0).random((16, 784)) < 0.3).astype(np.float32)
+    x = (np.random.default_rng(0).random((16, 28, 28, 1)) < 0.3).astype(np.float32)
     draws = {}
     for decoder in ("mlp", "conv", "pixelcnn"):
         model = _image_model(decoder)

@@ -118,10 +118,10 @@ def test_two_layer_chain_bound_converges_to_its_exact_marginal():
     """The 2-layer chain's log-weights, wired through p(z1 | z2) and q(z2 | z1), give an L_K
     that approaches log p(x) from below; log p(x) by quadrature over (z1, z2) on a grid, from
     the parts called with explicit parents (so a mis-wired parent cannot cancel out)."""
-    model = chain_vae(4, [((5,), 1), ((5,), 1)], image_shape=(2, 2))
+    model = chain_vae((2, 2, 1), [((5,), 1), ((5,), 1)])
     # Scaled weights: p(z1 | z2) and p(x | z1) depend strongly on their parents.
     params = jax.tree.map(lambda a: 2.0 * a, model.init(jax.random.PRNGKey(3)))
-    x = jnp.asarray([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0]])
+    x = jnp.asarray([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0]]).reshape(2, 2, 2, 1)
     grid = jnp.linspace(-12.0, 12.0, 2001)
     z1, z2 = (g.reshape(-1, 1) for g in jnp.meshgrid(grid, grid, indexing="ij"))
     log_p_z = standard_normal_log_prob(z2) + model.parts.latents[0].conditional.distribution(

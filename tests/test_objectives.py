@@ -43,7 +43,7 @@ from jvae.training.train import init_state, make_optimizer, make_train_step
 @pytest.fixture(scope="module")
 def small():
     """A 1-layer model with a 6-dimensional latent, its params and a binary batch."""
-    model = iwae_mlp(1, data_dim=784, latent_size=6)
+    model = iwae_mlp(1, event_shape=784, latent_size=6)
     params = model.init(jax.random.PRNGKey(0))
     x = (jax.random.uniform(jax.random.PRNGKey(1), (8, 784)) > 0.7).astype(jnp.float32)
     return model, params, x

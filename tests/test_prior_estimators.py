@@ -24,7 +24,7 @@ K, B, D, LATENT, C = 5, 4, 6, 2, 3
 
 
 def _model(prior: str = "vamp", images=None):
-    return chain_vae(D, [((8,), LATENT)], make_prior(prior, LATENT, C, D, images), (2, 3))
+    return chain_vae(D, [((8,), LATENT)], make_prior(prior, LATENT, C, D, images))
 
 
 MODEL = _model()

@@ -29,7 +29,7 @@ def _mixture_reference(z, means, log_scales, log_mix) -> np.ndarray:
 
 def _tiny_model(prior_name: str, images: np.ndarray | None = None, components: int = 3):
     prior = make_prior(prior_name, 2, components, 6, images)
-    return chain_vae(6, [((8,), 2)], prior, image_shape=(2, 3))
+    return chain_vae(6, [((8,), 2)], prior)
 
 
 def _random_mog_params(key: jax.Array, c: int, d: int) -> dict:

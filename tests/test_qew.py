@@ -127,9 +127,9 @@ def test_toy_panels_approach_the_known_posterior():
 
 
 def test_model_panels_and_figure(tmp_path):
-    model = chain_vae(16, [((8,), 2)], image_shape=(4, 4))
+    model = chain_vae((4, 4, 1), [((8,), 2)])
     params = jax.jit(model.init)(jax.random.PRNGKey(4))
-    x = (np.random.default_rng(0).uniform(size=(2, 16)) < 0.4).astype(np.float32)
+    x = (np.random.default_rng(0).uniform(size=(2, 4, 4, 1)) < 0.4).astype(np.float32)
 
     @jax.jit
     def joint_and_terms(key: jax.Array):

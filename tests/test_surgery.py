@@ -156,9 +156,9 @@ def test_every_prior_matches_quadrature(prior_name):
         "mog": GaussianMixture(2, 3),
         "vamp": VampPrior(2, 4, 16),
     }[prior_name]
-    model = chain_vae(16, [((8,), 2)], prior, image_shape=(4, 4))
+    model = chain_vae((4, 4, 1), [((8,), 2)], prior)
     params = model.init(jax.random.PRNGKey(6))
-    x = (np.random.default_rng(0).uniform(size=(24, 16)) < 0.4).astype(np.float32)
+    x = (np.random.default_rng(0).uniform(size=(24, 4, 4, 1)) < 0.4).astype(np.float32)
     result = surgery.elbo_surgery(model, params, jax.random.PRNGKey(7), x, 32, chunk_size=10)
     assert result["analytic_kl"] == (prior_name == "sg")
     q = model.posterior_distribution(params, jnp.asarray(x))

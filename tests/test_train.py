@@ -126,7 +126,7 @@ def test_smoke_training_on_real_mnist_lowers_the_loss(tmp_path, mnist_slice):
 
 def test_data_mean_logits_match_a_float64_reference(grey_data):
     logits = data_mean_logits(grey_data)
-    mean = np.clip(grey_data.astype(np.float64).mean(axis=0), 1e-3, 1 - 1e-3)
+    mean = np.clip(grey_data.astype(np.float64).mean(axis=0), 1e-3, 1 - 1e-3).reshape(-1)
     np.testing.assert_allclose(special.expit(logits.astype(np.float64)), mean, rtol=1e-5)
     with pytest.raises(ValueError, match="needs finite images"):
         data_mean_logits(np.where(grey_data > 0.5, np.nan, grey_data))

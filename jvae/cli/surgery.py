@@ -98,7 +98,7 @@ def checkpoint_posterior_figure(
         "latent: true posterior, "
         f"q and q_EW (importance resampling from K draws of q)"
     )
-    return save_posterior_figure(panels, out, title, images, model.image_shape)
+    return save_posterior_figure(panels, out, title, images, model.event_shape)
 
 
 def add_parsers(subparsers: Any) -> None:

@@ -12,10 +12,9 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from jvae.distributions import DiagGaussian
-from jvae.nn.mlp import apply_rows
+from jvae.nn.mlp import apply_parts, dummy_inputs
 
 Params = Any
 
@@ -26,18 +25,18 @@ class GaussianConditional:
 
     Attributes:
       module: ``(*parents) -> (mean, log_scale)``, each ``[..., latent_size]``.
-      input_sizes: the size of each parent's last axis (used to initialise ``module``).
+      input_sizes: each parent's size (its last axis), or its shape past the row axis
+        (``(H, W, C)`` for an image read by a conv net); used to initialise ``module``.
       latent_size: dimension of the variable.
     """
 
     module: nn.Module
-    input_sizes: tuple[int, ...]
+    input_sizes: tuple[int | tuple[int, ...], ...]
     latent_size: int
 
     def init(self, rng_key: jax.Array) -> Params:
-        dummies = [jnp.zeros((1, d), jnp.float32) for d in self.input_sizes]
-        return self.module.init(rng_key, *dummies)["params"]
+        return self.module.init(rng_key, *dummy_inputs(self.input_sizes))["params"]
 
     def distribution(self, params: Params, inputs: tuple[jax.Array, ...]) -> DiagGaussian:
         """The Gaussian given parent values ``inputs`` (leading shapes broadcast)."""
-        return DiagGaussian(*apply_rows(self.module, params, *inputs))
+        return DiagGaussian(*apply_parts(self.module, params, self.input_sizes, inputs))

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 
 from jvae.components.flows import AutoregressiveFlow
 from jvae.distributions import DiagGaussian
-from jvae.nn.mlp import apply_rows
+from jvae.nn.mlp import apply_parts, dummy_inputs
 
 Params = Any
 
@@ -48,7 +48,7 @@ class IAFPosterior:
       module: ``(*parents) -> (mean, log_scale, context)``, e.g.
         :class:`jvae.nn.mlp.GaussianContextMLP`; ``(mean, log_scale)`` for a flow without
         context.
-      input_sizes: the size of each parent's last axis.
+      input_sizes: each parent's size, or its shape past the row axis (an image).
       flow: the IAF steps over the latent (``flow.context_size`` = the module's context width).
       mean_samples: draws behind the Monte Carlo :math:`E_q[z]` of :meth:`mean` (the flow has no
         closed form); with the default 1000 its variance :math:`\mathrm{Var}_q[z_d] / 1000` is
@@ -57,7 +57,7 @@ class IAFPosterior:
     """
 
     module: nn.Module
-    input_sizes: tuple[int, ...]
+    input_sizes: tuple[int | tuple[int, ...], ...]
     flow: AutoregressiveFlow
     mean_samples: int = 1000
     mean_chunk: int = 100
@@ -76,7 +76,7 @@ class IAFPosterior:
     def init(self, rng_key: jax.Array) -> Params:
         """``{'net': module params, 'flow': flow params}``."""
         k_net, k_flow = jax.random.split(rng_key)
-        dummies = [jnp.zeros((1, d), jnp.float32) for d in self.input_sizes]
+        dummies = dummy_inputs(self.input_sizes)
         net = self.module.init(k_net, *dummies)["params"]
         base, context = self._base(net, tuple(dummies))
         if base.mean.shape[-1] != self.latent_size:
@@ -90,7 +90,7 @@ class IAFPosterior:
     def _base(
         self, net: Params, inputs: tuple[jax.Array, ...]
     ) -> tuple[DiagGaussian, jax.Array | None]:
-        mean, log_scale, *context = apply_rows(self.module, net, *inputs)
+        mean, log_scale, *context = apply_parts(self.module, net, self.input_sizes, inputs)
         return DiagGaussian(mean, log_scale), (context[0] if context else None)
 
     def sample(

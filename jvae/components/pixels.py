@@ -1,5 +1,5 @@
 r"""One pixel's distribution given a network's outputs: Bernoulli, or discretised logistic over
-8-bit grey levels; and bits per dimension.
+8-bit grey levels; bits per dimension; a decoder's raw outputs in the event's layout.
 
 8-bit data arrive as ``x = v / 256`` (the classic ``mnist.pkl.gz``) or ``v / 255``, with levels
 :math:`v \in \{0, \dots, 255\}` recovered as :math:`\min(\lfloor 256 x \rfloor, 255)`. Level
@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jvae.nn.mlp import apply_rows
 
 NUM_LEVELS = 256
 
@@ -94,6 +97,37 @@ def bits_per_dim(log_prob: jax.Array, num_dims: int) -> jax.Array:
     1.000
     """
     return -log_prob / (num_dims * math.log(2.0))
+
+
+def raw_outputs(
+    module: nn.Module, params: Any, inputs: tuple[jax.Array, ...], shape: tuple[int, ...]
+) -> jax.Array:
+    r"""``module``'s outputs for the parents ``inputs [..., d]`` (through
+    :func:`jvae.nn.mlp.apply_rows`), reshaped to ``[..., *shape]``.
+
+    The module may return any trailing layout of ``prod(shape)`` numbers in row-major order:
+    flat ``[..., prod(shape)]`` (an MLP head) or ``[..., H, W, C * P]`` (a convolutional head)
+    both become ``[..., H, W, C, P]`` for ``shape = (H, W, C, P)``. The leading axes ``...``
+    are the inputs' broadcast leading axes.
+    """
+    out = apply_rows(module, params, *inputs)
+    lead = jnp.broadcast_shapes(*(u.shape[:-1] for u in inputs))
+    if out.shape[: len(lead)] != lead or math.prod(out.shape[len(lead) :]) != math.prod(shape):
+        raise ValueError(
+            f"the decoder returned {out.shape} for parents with leading shape {lead}; the "
+            f"likelihood needs {math.prod(shape)} numbers per example, laid out as {shape}: "
+            f"size the decoder's output head to the likelihood's output_shape."
+        )
+    return jnp.reshape(out, (*lead, *shape))
+
+
+def check_event_shape(x: jax.Array, event_shape: tuple[int, ...]) -> None:
+    """One-line ``ValueError`` unless ``x`` is shaped ``[..., *event_shape]``."""
+    if x.shape[max(x.ndim - len(event_shape), 0) :] != tuple(event_shape):
+        raise ValueError(
+            f"x has shape {x.shape}; the likelihood's event_shape is {tuple(event_shape)}: "
+            f"pass data shaped [B, *event_shape]."
+        )
 
 
 @dataclasses.dataclass(frozen=True)

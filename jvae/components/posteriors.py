@@ -11,6 +11,8 @@ A posterior is any object with
   its reparameterised path (the STL and DReG estimators; Roeder et al. 2017);
 - ``mean(params, rng_key, inputs) -> [..., D]``: :math:`E_q[z]` (exact or estimated);
 - ``latent_size``;
+- ``input_sizes``: each parent's size, or for x the shape its network reads (the event shape,
+  or its flattening ``(D,)`` for an MLP; the model reshapes x to it);
 
 and, when the posterior is a diagonal Gaussian, ``distribution(params, inputs)``, which the
 VampPrior and the ELBO-surgery diagnostics need.
@@ -58,6 +60,11 @@ class GaussianPosterior:
     @property
     def latent_size(self) -> int:
         return self.conditional.latent_size
+
+    @property
+    def input_sizes(self) -> tuple[int | tuple[int, ...], ...]:
+        """Each parent's size or shape, as its network reads it."""
+        return self.conditional.input_sizes
 
     def init(self, rng_key: jax.Array) -> Params:
         return self.conditional.init(rng_key)

@@ -110,7 +110,8 @@ class VampPrior:
     Attributes:
       latent_size: dimension of z.
       num_components: C.
-      data_dim: dimension of a pseudo-input.
+      data_dim: the number of values in a pseudo-input (stored flattened, ``[C, D_x]``; the
+        model reshapes them to the shape its encoder reads x in).
       fixed_inputs: ``[C, D_x]`` images for the "data" variant, else ``None``.
     """
 

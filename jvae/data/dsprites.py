@@ -15,8 +15,8 @@ file holds all 737,280 combinations. Three builder configs read three files in
   web is reachable, TFDS's own ``dsprites`` dataset holds the same images.
 
 Each config is split 90/10 by :func:`dsprites_split`. Images are stored as uint8 and become
-float32 in {0, 1} only when loaded. Pixel ``[row, col]``: posX moves the sprite along columns,
-posY along rows.
+float32 ``[64, 64, 1]`` in {0, 1} only when loaded. Pixel ``[row, col]``: posX moves the sprite
+along columns, posY along rows.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from etils import epath
 
 from jvae.data import files
 from jvae.data.files import DataError, tfds_dir, verify_checksum
+from jvae.data.splits import shuffled_split
 from jvae.data.tfds_io import prepare_offline, read_split
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "posX", "posY")
 IMAGE_SIZE = 64
+EVENT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 SPLIT_SEED = 0
 TEST_FRACTION = 10  # one image in ten goes to test
 _SPLITS = ("train", "test")
@@ -154,9 +156,9 @@ def is_full_grid(factors: np.ndarray, factor_sizes: tuple[int, ...]) -> bool:
 
 def dsprites_split(num: int, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
     """Seeded 90/10 split of rows ``0..num-1``: ``perm = default_rng(seed).permutation(num)``,
-    test = the first ``num // 10`` of ``perm``, train = the rest, both in that shuffled order."""
-    perm = np.random.default_rng(seed).permutation(num).astype(np.int64)
-    return {"train": perm[num // TEST_FRACTION :], "test": perm[: num // TEST_FRACTION]}
+    test = the first ``num // 10`` of ``perm``, train = the rest, both in that shuffled order
+    (:func:`~jvae.data.splits.shuffled_split`)."""
+    return shuffled_split(num, TEST_FRACTION, seed)
 
 
 class JvaeDsprites(tfds.core.GeneratorBasedBuilder):
@@ -228,7 +230,7 @@ def load_dsprites(
     config: str = "grid",
     tfds_data_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """dSprites images as float32 ``[n, 4096]`` in {0, 1} with their factor classes.
+    """dSprites images as float32 ``[n, 64, 64, 1]`` in {0, 1} with their factor classes.
 
     Returns ``{'train', 'test', 'train_factors', 'test_factors'}``; factors are int64
     ``[n, 5]`` class indices in the order of :data:`FACTOR_NAMES`. For ``grid`` train has
@@ -239,7 +241,7 @@ def load_dsprites(
     out = {}
     for split in _SPLITS:
         images, factors = read_split(builder, split, ("image", "factors"))
-        out[split] = images.reshape(len(images), IMAGE_SIZE * IMAGE_SIZE).astype(np.float32)
+        out[split] = images.reshape(len(images), *EVENT_SHAPE).astype(np.float32)
         out[f"{split}_factors"] = factors.astype(np.int64)
     return out
 
@@ -255,14 +257,15 @@ class DSpritesFactors:
 
     factor_names: tuple[str, ...]
     factor_sizes: tuple[int, ...]
-    grid_images: np.ndarray  # uint8 [prod(factor_sizes), 4096] in {0, 1}
+    grid_images: np.ndarray  # uint8 [prod(factor_sizes), 64, 64, 1] in {0, 1}
 
     @classmethod
     def from_examples(
         cls, images: np.ndarray, factors: np.ndarray, factor_sizes: tuple[int, ...]
     ) -> DSpritesFactors:
-        """Arrange ``images`` ``[N, 64, 64]`` or ``[N, 4096]`` with ``factors`` ``[N, 5]`` (in
-        any order) into the grid; every combination must occur exactly once."""
+        """Arrange ``images`` ``[N, 64, 64]``, ``[N, 64, 64, 1]`` or ``[N, 4096]`` with
+        ``factors`` ``[N, 5]`` (in any order) into the grid; every combination must occur
+        exactly once."""
         sizes = tuple(int(s) for s in factor_sizes)
         if not is_full_grid(factors, sizes):
             raise DataError(
@@ -270,8 +273,8 @@ class DSpritesFactors:
                 f"factor sizes {sizes} exactly once; only a full grid gives an exact sampler."
             )
         rows = np.ravel_multi_index(np.asarray(factors).T, sizes)
-        grid = np.empty((len(rows), IMAGE_SIZE * IMAGE_SIZE), np.uint8)
-        grid[rows] = np.asarray(images).reshape(len(rows), -1)
+        grid = np.empty((len(rows), *EVENT_SHAPE), np.uint8)
+        grid[rows] = np.asarray(images).reshape(len(rows), *EVENT_SHAPE)
         return cls(FACTOR_NAMES, sizes, grid)
 
     def sample_factors(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -279,7 +282,7 @@ class DSpritesFactors:
         return np.stack([rng.integers(0, s, size=n) for s in self.factor_sizes], axis=1)
 
     def images(self, factors: np.ndarray) -> np.ndarray:
-        """``[n, 4096]`` float32 images in {0, 1} of ``[n, 5]`` integer factor classes."""
+        """``[n, 64, 64, 1]`` float32 images in {0, 1} of ``[n, 5]`` integer factor classes."""
         factors = np.asarray(factors)
         if factors.ndim != 2 or factors.shape[1] != len(self.factor_sizes):
             raise ValueError(

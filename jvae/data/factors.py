@@ -25,5 +25,5 @@ class FactorDataset(Protocol):
         ...
 
     def images(self, factors: np.ndarray) -> np.ndarray:
-        """``[n, D]`` float32 images of ``[n, F]`` factor class indices."""
+        """``[n, *event_shape]`` float32 images of ``[n, F]`` factor class indices."""
         ...

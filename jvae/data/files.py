@@ -1,5 +1,5 @@
-"""Where dataset files live, and how they are checked: locations, checksums, atomic writes,
-finite values. Every failure is a :class:`DataError` whose message names the file and the fix.
+"""Where dataset files live, and how they are checked: locations, checksums, atomic writes.
+Every failure is a :class:`DataError` whose message names the file and the fix.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ import stat
 import tempfile
 from pathlib import Path
 
-import jax
-import numpy as np
-
 CACHE_ROOT = Path("~/.cache/jvae").expanduser()
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class DataError(Exception):
-    """A dataset file is missing, corrupt, or holds invalid values; the message says the fix."""
+class DataError(ValueError):
+    """A dataset file is missing, corrupt, or holds invalid values (a ``ValueError``: bad input);
+    the message says the fix."""
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
@@ -103,15 +101,3 @@ def atomic_write(data: bytes, dest: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def check_finite(x: np.ndarray | jax.Array, name: str = "x") -> None:
-    """Raise :class:`DataError` listing the first 10 rows of ``x`` with NaN or inf entries."""
-    x = np.asarray(x)
-    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim else ~np.isfinite(x)[None]
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise DataError(
-            f"{name} has non-finite values in {rows.size} of {len(bad)} rows; first rows: "
-            f"{rows[:10].tolist()}."
-        )

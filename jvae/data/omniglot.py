@@ -33,7 +33,7 @@ from etils import epath
 from PIL import Image
 
 from jvae.data import files
-from jvae.data.files import DataError, check_finite, tfds_dir, verify_sha256
+from jvae.data.files import DataError, tfds_dir, verify_sha256
 from jvae.data.tfds_io import prepare_offline, read_split
 
 OMNIGLOT_NOTE = (
@@ -304,9 +304,10 @@ def load_omniglot(
     *,
     tfds_data_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """28x28 Omniglot grey levels (ink fraction) as float32 ``[n, 784]`` in [0, 1].
+    """28x28 Omniglot grey levels (ink fraction) as float32 ``[n, 28, 28, 1]`` in [0, 1].
 
-    Returns ``{'train': [24345, 784], 'test': [8070, 784], 'train_labels', 'test_labels'}``
+    Returns ``{'train': [24345, 28, 28, 1], 'test': [8070, 28, 28, 1], 'train_labels',
+    'test_labels'}``
     with labels the int64 character ids 0..1622, in the order of :func:`omniglot_split`.
     Binarise train dynamically and test with a fixed seed
     (:func:`jvae.data.static_binarize`), as ``jvae.run.train.load_arrays`` does.
@@ -321,7 +322,6 @@ def load_omniglot(
                 f"Omniglot {split}: expected {n} 28x28 images, got {list(levels.shape)}. Fix: "
                 f"delete {Path(builder.data_dir)} to prepare it again."
             )
-        out[split] = levels.reshape(n, IMAGE_SIZE * IMAGE_SIZE).astype(np.float32) / GREY_LEVELS
+        out[split] = levels[..., None].astype(np.float32) / GREY_LEVELS
         out[f"{split}_labels"] = characters.astype(np.int64)
-        check_finite(out[split], f"omniglot {split}")
     return out

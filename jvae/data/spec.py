@@ -7,44 +7,81 @@ import os
 
 import numpy as np
 
-from jvae.data import DATASETS, IMAGE_SHAPES, check_finite, load_dataset
-from jvae.options import check_at_least, check_choice, option
+from jvae.data.checks import check_arrays
+from jvae.data.files import DataError
+from jvae.data.names import DATASETS, check_dataset_name, dataset_event_shape, load_dataset
+from jvae.options import check_at_least, option
+
+_TFDS_DEFAULTS = {"image_feature": "", "train_split": "train", "test_split": "test"}
 
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    """The data of a run: grey levels in [0, 1], one flattened image per row.
+    """The data of a run: float32 examples ``[N, *event_shape]``.
 
-    ``validation`` images are carved from the end of the training set (for MNIST, 10,000 are
-    exactly the pickle's validation split); ``train_subset`` then keeps the first training
-    images and ``test_subset`` the first test images (0: all).
+    ``dataset`` is a bundled dataset (:data:`jvae.data.DATASETS`), ``npz:PATH`` (an ``.npz``
+    with a ``train`` array and optionally ``test`` and ``validation``,
+    :mod:`jvae.data.npz`) or ``tfds:NAME[/CONFIG]`` (any TFDS dataset,
+    :mod:`jvae.data.tfds_catalog`; ``image_feature``, ``train_split`` and ``test_split`` choose
+    its examples). ``validation`` examples are carved from the end of the training set (for
+    MNIST, 10,000 are exactly the pickle's validation split, as an npz file's ``validation``
+    array is); ``train_subset`` then keeps the first training examples and ``test_subset`` the
+    first test examples (0: all).
+
+    >>> DataSpec("photo-patches").event_shape
+    (32, 32, 3)
     """
 
-    dataset: str = option("mnist", "dataset", DATASETS)
+    dataset: str = option(
+        "mnist",
+        f"dataset: {', '.join(DATASETS)}; npz:PATH (an .npz with a train array, optionally "
+        "test and validation); tfds:NAME[/CONFIG] (a TFDS dataset)",
+    )
     train_subset: int = option(0, "first N training examples (0: all)")
     test_subset: int = option(0, "first N test examples (0: all)")
-    validation: int = option(0, "training images held out for model choice (0: none)")
+    validation: int = option(0, "training examples held out for model choice (0: none)")
+    image_feature: str = option(
+        "", "tfds: feature holding the examples ('': the first Image feature)"
+    )
+    train_split: str = option("train", "tfds: split to train on (a slice too: train[:45000])")
+    test_split: str = option("test", "tfds: split to test on (a slice too: train[45000:])")
 
     def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, DATASETS)
+        check_dataset_name(self.dataset)
         for name in ("train_subset", "test_subset", "validation"):
             check_at_least(name, getattr(self, name), 0)
+        if not self.dataset.startswith("tfds:"):
+            changed = [k for k, v in _TFDS_DEFAULTS.items() if getattr(self, k) != v]
+            if changed:
+                raise ValueError(
+                    f"{', '.join(changed)}: options of a tfds: dataset, not of "
+                    f"dataset={self.dataset!r}. Fix: leave them unset."
+                )
+
+    def _tfds_options(self) -> dict[str, str]:
+        if not self.dataset.startswith("tfds:"):
+            return {}
+        return {k: getattr(self, k) for k in _TFDS_DEFAULTS}
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of the dataset's images."""
-        return IMAGE_SHAPES[self.dataset]
+    def event_shape(self) -> tuple[int, ...]:
+        """The shape of one example (``(H, W, C)`` images, ``(D,)`` vectors), read without
+        reading the examples (an npz file's header, a TFDS builder's feature info)."""
+        return dataset_event_shape(self.dataset, self.image_feature)
 
     def load(self, data_dir: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
-        """``{'train', 'test'}`` and, with a validation split, ``'valid'``: grey levels
-        ``[N, D]``, checked for non-finite rows (one-line :class:`~jvae.data.DataError`)."""
-        arrays = load_dataset(self.dataset, data_dir)
+        """``{'train', 'test'}`` and, with a validation split, ``'valid'``: float32
+        ``[N, *event_shape]``, checked (:func:`~jvae.data.check_arrays` with
+        ``data_kind='real'``: non-empty, finite, one event shape; one-line
+        :class:`~jvae.data.DataError`). ``data_dir``: the bundled datasets' source files, or
+        the TFDS directory of a ``tfds:`` dataset."""
+        arrays = load_dataset(self.dataset, data_dir, **self._tfds_options())
         train, test = arrays["train"], arrays["test"]
         out = {}
         if self.validation:
             if self.validation >= len(train):
                 raise ValueError(
-                    f"validation={self.validation} leaves no training images (of {len(train)})."
+                    f"validation={self.validation} leaves no training examples (of {len(train)})."
                 )
             out["valid"] = train[-self.validation :]
             train = train[: -self.validation]
@@ -52,6 +89,11 @@ class DataSpec:
             train = train[: self.train_subset]
         if self.test_subset:
             test = test[: self.test_subset]
-        for name, x in (("train", train), ("test", test), *out.items()):
-            check_finite(x, f"{self.dataset} {name}")
-        return {"train": train, "test": test, **out}
+        out = check_arrays({"train": train, "test": test, **out}, "real", self.dataset)
+        expected = self.event_shape
+        if out["train"].shape[1:] != expected:
+            raise DataError(
+                f"{self.dataset} examples have shape {out['train'].shape[1:]}, not the "
+                f"dataset's event shape {expected}."
+            )
+        return out

@@ -88,9 +88,9 @@ def check_annealable(model: Model, init: str = "posterior") -> None:
                     f"q({lat.name} | ...) is a {type(lat.posterior).__name__} with no density at "
                     "a given z: anneal from the prior instead (init='prior', --ais-init prior)."
                 )
+    probe = jnp.zeros((1, *model.event_shape))
     shapes = jax.eval_shape(
-        lambda k: model.importance_samples(model.init(k), k, jnp.zeros((1, model.data_dim)), 1)[1],
-        jax.random.PRNGKey(0),
+        lambda k: model.importance_samples(model.init(k), k, probe, 1)[1], jax.random.PRNGKey(0)
     )
     discrete = [n for n, s in shapes.items() if not jnp.issubdtype(s.dtype, jnp.floating)]
     if discrete:

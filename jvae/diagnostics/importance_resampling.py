@@ -223,7 +223,7 @@ def _panels(
 
 
 def model_log_joint(model: Model, params: Any, x: jax.Array) -> LogJoint:
-    """``z[..., D] -> log p(x, z) [...]`` for one example ``x[D_x]`` of a model with one
+    """``z[..., D] -> log p(x, z) [...]`` for one example ``x[*event_shape]`` of a model with one
     stochastic layer (its likelihood and prior)."""
     parts = model.parts
     if parts is None or len(parts.latents) != 1:

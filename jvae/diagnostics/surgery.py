@@ -160,7 +160,7 @@ def check_surgery_model(model: Model) -> None:
             f"ELBO surgery needs one stochastic layer (the latent under the prior); this model "
             f"has {len(model.latent_sizes)} ({', '.join(model.latent_names)})."
         )
-    probe = jnp.zeros((1, model.data_dim), jnp.float32)
+    probe = jnp.zeros((1, *model.event_shape), jnp.float32)
     params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
     jax.eval_shape(model.posterior_distribution, params, probe)  # raises for non-Gaussian q
 
@@ -294,7 +294,7 @@ def elbo_surgery(
     """
     check_surgery_model(model)
     data = np.asarray(data)
-    check_data(data, model.data_dim)
+    check_data(data, model.event_shape)
     n = data.shape[0]
     if n < 1 or num_samples < 2 or batch_size < 1:
         raise ValueError(
@@ -319,7 +319,7 @@ def elbo_surgery(
         x = data[start : start + batch_size]
         m = x.shape[0]
         if m < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - m, x.shape[1]), x.dtype)])
+            x = np.concatenate([x, np.zeros((batch_size - m, *x.shape[1:]), x.dtype)])
         key = jax.random.fold_in(rng_key, j)
         if mesh is None:
             draws = evaluate(params, key, jnp.asarray(x), posteriors)

@@ -4,6 +4,7 @@ linear-Gaussian oracle, and the configuration -> model builder."""
 from jvae.models.hvae import tomczak_welling_hvae
 from jvae.models.iwae_nets import chain_vae, iwae_mlp
 from jvae.models.model import PRIOR_ENCODER, Latent, Model, ModelParts, assemble, check_data
+from jvae.models.vae import vae
 
 __all__ = [
     "PRIOR_ENCODER",
@@ -15,4 +16,5 @@ __all__ = [
     "check_data",
     "iwae_mlp",
     "tomczak_welling_hvae",
+    "vae",
 ]

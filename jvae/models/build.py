@@ -1,6 +1,6 @@
 """From a :class:`~jvae.models.spec.ModelSpec` to a :class:`~jvae.models.model.Model`.
 
-``build_model(spec, image_shape)`` reads:
+``build_model(spec, event_shape)`` reads:
 
 - ``spec.architecture``: ``'iwae'``, the IWAE paper's chain with ``spec.layers`` stochastic
   layers; ``'hvae'``, Tomczak & Welling's ladder; ``'higgins-mlp'`` and ``'burgess-conv'``, the
@@ -58,14 +58,16 @@ def top_latent_size(spec: Any) -> int:
 
 
 def choose_pseudo_inputs(train_images: np.ndarray, num_components: int, seed: int) -> np.ndarray:
-    """``num_components`` distinct training images, chosen with ``seed`` (VampPrior "data")."""
+    """``num_components`` distinct training images ``[N, *event_shape]``, chosen with ``seed``,
+    flattened to ``[C, D]`` (VampPrior "data"; the model reshapes them for its encoder)."""
     n = len(train_images)
     if num_components > n:
         raise ValueError(
             f"prior='vamp-data' needs components <= the {n} training images; got {num_components}."
         )
     idx = np.random.default_rng(seed).choice(n, size=num_components, replace=False)
-    return np.asarray(train_images[np.sort(idx)], np.float32)
+    chosen = np.asarray(train_images[np.sort(idx)], np.float32)
+    return chosen.reshape(num_components, -1)
 
 
 def flow_width(architecture: str) -> int:
@@ -178,16 +180,18 @@ def check_combination(spec: Any) -> None:
 
 def build_model(
     spec: Any,
-    image_shape: tuple[int, int] = (28, 28),
+    event_shape: tuple[int, ...] = (28, 28, 1),
     train_images: np.ndarray | None = None,
     seed: int = 0,
 ) -> Model:
     """The model a :class:`~jvae.models.spec.ModelSpec` describes (see the module docstring),
-    for images of ``image_shape``; ``train_images`` and ``seed`` choose a VampPrior "data"'s
-    pseudo-inputs. A ``decoder_bias='data_mean'`` is checked here and set at initialisation
+    for examples of ``event_shape`` (``(H, W, C)`` images, or ``(D,)`` vectors);
+    ``train_images`` and ``seed`` choose a VampPrior "data"'s pseudo-inputs. A
+    ``decoder_bias='data_mean'`` is checked here and set at initialisation
     (:meth:`jvae.models.spec.ModelSpec.init`)."""
     check_combination(spec)
-    data_dim = int(np.prod(image_shape))
+    event_shape = tuple(int(d) for d in event_shape)
+    data_dim = int(np.prod(event_shape))
     prior = make_prior(
         spec.prior,
         top_latent_size(spec),
@@ -199,17 +203,17 @@ def build_model(
         flow_width(spec.architecture),
     )
     if spec.architecture in DSPRITES_ARCHITECTURES:
-        model = dsprites_model(spec, prior, data_dim, image_shape)
+        model = dsprites_model(spec, prior, event_shape)
     else:
-        model = _chain_or_ladder(spec, prior, data_dim, image_shape)
+        model = _chain_or_ladder(spec, prior, event_shape)
     if spec.decoder_bias == "data_mean":
         model.parts.likelihood.check_output_bias()
     return model
 
 
-def _chain_or_ladder(spec: Any, prior: Prior, data_dim: int, image_shape: tuple[int, int]) -> Model:
+def _chain_or_ladder(spec: Any, prior: Prior, event_shape: tuple[int, ...]) -> Model:
     """The iwae chain or the hvae ladder, with the spec's posterior and decoder."""
-    posterior = make_posterior(spec, data_dim)
+    posterior = make_posterior(spec, int(np.prod(event_shape)))
     likelihood, q_z1 = None, None
     if spec.decoder != "mlp":  # the conv pair, or a PixelCNN decoder, with conv encoders
         z1 = 40 if spec.architecture == "hvae" else top_latent_size(spec)
@@ -218,23 +222,22 @@ def _chain_or_ladder(spec: Any, prior: Prior, data_dim: int, image_shape: tuple[
             spec.decoder,
             spec.likelihood,
             parents,
-            image_shape,
+            event_shape,
             spec.receptive_field,
             spec.pixelcnn_channels,
         )
         if spec.posterior == "gaussian":
-            posterior = conv_posterior(parents[-1], image_shape)
+            posterior = conv_posterior(parents[-1], event_shape)
             if spec.architecture == "hvae":
-                q_z1 = conv_posterior(z1, image_shape, (40,))
+                q_z1 = conv_posterior(z1, event_shape, (40,))
     if spec.architecture == "hvae":
         return tomczak_welling_hvae(
             prior,
-            data_dim,
-            image_shape=image_shape,
+            event_shape,
             q_z2=posterior,
             q_z1=q_z1,
             likelihood=likelihood,
         )
     return iwae_mlp(
-        spec.layers, data_dim, spec.latent_size or None, prior, image_shape, posterior, likelihood
+        spec.layers, event_shape, spec.latent_size or None, prior, posterior, likelihood
     )

@@ -14,21 +14,24 @@ gated layer.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from jvae.components.conditionals import GaussianConditional
 from jvae.components.likelihoods import Bernoulli, Likelihood
 from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
 from jvae.nn.gated import GatedBernoulli, GatedGaussian
+from jvae.nn.mlp import as_shape
 
 
 def tomczak_welling_hvae(
     prior: Prior | None = None,
-    data_dim: int = 784,
+    event_shape: int | Sequence[int] = 784,
     z1: int = 40,
     z2: int = 40,
     hidden: int = 300,
-    image_shape: tuple[int, int] = (28, 28),
     q_z2: Posterior | None = None,
     q_z1: Posterior | None = None,
     likelihood: Likelihood | None = None,
@@ -36,8 +39,10 @@ def tomczak_welling_hvae(
     """HVAE (L=2) with ``prior`` over z2 (default standard normal). ``q_z2``, ``q_z1`` and
     ``likelihood`` replace the gated networks of :math:`q(z_2|x)`, :math:`q(z_1|x, z_2)` and
     :math:`p(x|z_1, z_2)`: an IAF posterior, the ConvHVAE's conv encoders and decoder, or the
-    PixelHVAE's PixelCNN decoder (:mod:`jvae.models.conv_models`)."""
-    h = hidden
+    PixelHVAE's PixelCNN decoder (:mod:`jvae.models.conv_models`). The gated networks read x
+    flattened, ``[..., prod(event_shape)]``."""
+    h, event_shape = hidden, as_shape(event_shape)
+    data_dim = math.prod(event_shape)
 
     def gaussian(branches, joint, latent, sizes):
         return GaussianConditional(GatedGaussian(branches, joint, latent), sizes, latent)
@@ -45,7 +50,8 @@ def tomczak_welling_hvae(
     q_z2 = q_z2 or GaussianPosterior(gaussian(((h, h),), (), z2, (data_dim,)))
     q_z1 = q_z1 or GaussianPosterior(gaussian(((h,), (h,)), (h,), z1, (data_dim, z2)))
     p_z1 = gaussian(((h, h),), (), z1, (z2,))
-    p_x = likelihood or Bernoulli(GatedBernoulli(((h,), (h,)), (h,), data_dim), (z1, z2), data_dim)
+    decoder = GatedBernoulli(((h,), (h,)), (h,), data_dim)
+    p_x = likelihood or Bernoulli(decoder, (z1, z2), event_shape)
     parts = ModelParts(
         latents=(
             Latent("z1", q_z1, (DATA, "z2"), "q_z1", p_z1, ("z2",), "p_z1"),
@@ -57,4 +63,4 @@ def tomczak_welling_hvae(
         likelihood_parents=("z1", "z2"),
         likelihood_key="p_x",
     )
-    return assemble(parts, data_dim, image_shape)
+    return assemble(parts, event_shape)

@@ -10,6 +10,7 @@ Params keep the first wave's names (``encoder/q{l}``, ``decoder/p0`` for the lik
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from jvae.components.conditionals import GaussianConditional
@@ -17,14 +18,13 @@ from jvae.components.likelihoods import Bernoulli, Likelihood
 from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
-from jvae.nn.mlp import BernoulliMLP, GaussianMLP
+from jvae.nn.mlp import BernoulliMLP, GaussianMLP, as_shape
 
 
 def chain_vae(
-    data_dim: int,
+    event_shape: int | Sequence[int],
     layers: Sequence[tuple[Sequence[int], int]],
     prior: Prior | None = None,
-    image_shape: tuple[int, int] = (28, 28),
     q_z1: Posterior | None = None,
     likelihood: Likelihood | None = None,
 ) -> Model:
@@ -34,8 +34,11 @@ def chain_vae(
     stochastic layer (bottom first); the generative networks mirror them. ``prior`` (default
     standard normal) is over the top layer; ``q_z1`` replaces the Gaussian posterior of the
     first layer (an IAF or a conv posterior) and ``likelihood`` the MLP decoder of x given
-    z1 (a conv or PixelCNN decoder, :mod:`jvae.models.conv_models`).
+    z1 (a conv or PixelCNN decoder, :mod:`jvae.models.conv_models`). The MLPs read x
+    flattened, ``[..., prod(event_shape)]``.
     """
+    event_shape = as_shape(event_shape)
+    data_dim = math.prod(event_shape)
     if not layers:
         raise ValueError("chain_vae needs at least one stochastic layer.")
     sizes = [int(latent) for _, latent in layers]
@@ -70,7 +73,7 @@ def chain_vae(
         )
     if likelihood is None:
         decoder = BernoulliMLP(tuple(reversed(layers[0][0])), data_dim)
-        likelihood = Bernoulli(decoder, (sizes[0],), data_dim)
+        likelihood = Bernoulli(decoder, (sizes[0],), event_shape)
     parts = ModelParts(
         latents=tuple(latents),
         inference_order=tuple(names),
@@ -79,15 +82,14 @@ def chain_vae(
         likelihood_parents=(names[0],),
         likelihood_key="p0",
     )
-    return assemble(parts, data_dim, image_shape)
+    return assemble(parts, event_shape)
 
 
 def iwae_mlp(
     layers: int = 1,
-    data_dim: int = 784,
+    event_shape: int | Sequence[int] = 784,
     latent_size: int | None = None,
     prior: Prior | None = None,
-    image_shape: tuple[int, int] = (28, 28),
     q_z1: Posterior | None = None,
     likelihood: Likelihood | None = None,
 ) -> Model:
@@ -111,4 +113,4 @@ def iwae_mlp(
         spec = [((200, 200), 100), ((100, 100), 50)]
     else:
         raise ValueError(f"the IWAE paper's networks have 1 or 2 stochastic layers; got {layers}.")
-    return chain_vae(data_dim, spec, prior, image_shape, q_z1, likelihood)
+    return chain_vae(event_shape, spec, prior, q_z1, likelihood)

@@ -76,7 +76,7 @@ def model(data_dim: int = 5, latent: int = 2, noise: float = 0.5) -> Model:
     def importance_samples(
         params: Any, rng_key: jax.Array, x: jax.Array, num_samples: int, stop_q: bool = False
     ) -> tuple[LogWeights, dict[str, jax.Array]]:
-        check_data(x, data_dim)
+        check_data(x, (data_dim,))
         q = encode(params["encoder"], x)
         z = q.sample(rng_key, num_samples)
         q_eval = jax.lax.stop_gradient(q) if stop_q else q
@@ -109,6 +109,5 @@ def model(data_dim: int = 5, latent: int = 2, noise: float = 0.5) -> Model:
         posterior_distribution=lambda params, x: encode(params["encoder"], x),
         latent_sizes=(latent,),
         latent_names=("z",),
-        data_dim=data_dim,
-        image_shape=(1, data_dim),
+        event_shape=(data_dim,),
     )

@@ -25,6 +25,7 @@ under :data:`PRIOR_ENCODER` (:func:`jvae.estimators.make_objective`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -37,6 +38,7 @@ from jvae.components.likelihoods import Likelihood
 from jvae.components.posteriors import Posterior
 from jvae.components.priors import Encode, Prior
 from jvae.distributions import DiagGaussian
+from jvae.nn.mlp import as_shape
 
 Params = Any
 DATA = "x"
@@ -82,7 +84,8 @@ class Model(NamedTuple):
 
     Attributes:
       init: ``rng_key -> params`` (``{'encoder', 'decoder', 'prior'}``).
-      log_weights: ``(params, rng_key, x[B, D], num_samples, stop_q=False) -> LogWeights``
+      log_weights: ``(params, rng_key, x[B, *event_shape], num_samples, stop_q=False) ->
+        LogWeights``
         with ``[K, B]`` terms; ``stop_q`` evaluates ``log q`` with the encoder's params under
         ``stop_gradient`` while keeping the reparameterised path through ``z`` (STL, DReG).
       importance_samples: like ``log_weights`` but returns ``(LogWeights, {name: z[K, B,
@@ -90,24 +93,25 @@ class Model(NamedTuple):
       posterior_means: ``(params, rng_key, x, num_samples) -> tuple of [B, D_l]``,
         :math:`E_q[z_l \\mid x]` per latent, bottom first (a layer whose posterior reads other
         latents is averaged over ``num_samples`` draws of them).
-      sample: ``(params, rng_key, n) -> [n, D]`` images of fresh samples (the likelihood's
+      sample: ``(params, rng_key, n) -> [n, *event_shape]`` fresh samples (the likelihood's
         mean where it is cheap).
-      reconstruct: ``(params, rng_key, x) -> [B, D]`` images at one posterior draw.
+      reconstruct: ``(params, rng_key, x) -> [B, *event_shape]`` at one posterior draw.
       log_prior: ``(params, z[..., D_L]) -> [...]``, :math:`\\log p(z_L)` of the top latent.
       posterior_distribution: ``(params, x) -> DiagGaussian`` of the first latent drawn when it
         reads x alone and is Gaussian (ELBO surgery); raises ``ValueError`` otherwise.
       latent_sizes: latent dimension of each stochastic layer, bottom first.
       latent_names: their names, bottom first.
-      data_dim: dimension of x.
-      image_shape: ``(height, width)`` of x as an image.
+      event_shape: the shape of one example x: ``(H, W, C)`` for images, ``(D,)`` for vectors
+        (:attr:`data_dim` is its size, :attr:`image_shape` its ``(H, W)``).
       parts: the parts (``None`` for hand-written models such as the linear-Gaussian one).
-      log_joint: ``(params, x[B, D], latents) -> (log p(x | z), log p(z))``, each ``[..., B]``,
-        at given latents ``{name: z[..., B, D_l]}`` (annealed importance sampling);
+      log_joint: ``(params, x[B, *event_shape], latents) -> (log p(x | z), log p(z))``, each
+        ``[..., B]``, at given latents ``{name: z[..., B, D_l]}`` (annealed importance sampling);
         ``None`` where a hand-written model does not provide it.
-      log_posterior: ``(params, x[B, D], latents) -> [..., B]``, :math:`\\log q(z \\mid x)`
-        at given latents; raises ``ValueError`` for a posterior with no density at a given
-        point (an IAF scores only its own draws); ``None`` where not provided.
-      simulate: ``(params, rng_key, n) -> (x[n, D], {name: z[n, D_l]})``, ancestral draws
+      log_posterior: ``(params, x[B, *event_shape], latents) -> [..., B]``,
+        :math:`\\log q(z \\mid x)` at given latents; raises ``ValueError`` for a posterior
+        with no density at a given point (an IAF scores only its own draws); ``None`` where
+        not provided.
+      simulate: ``(params, rng_key, n) -> (x[n, *event_shape], {name: z[n, D_l]})``, ancestral draws
         of the latents and the data (bidirectional Monte Carlo); ``None`` where not provided.
     """
 
@@ -121,19 +125,38 @@ class Model(NamedTuple):
     posterior_distribution: Callable[[Params, jax.Array], DiagGaussian]
     latent_sizes: tuple[int, ...]
     latent_names: tuple[str, ...]
-    data_dim: int
-    image_shape: tuple[int, int] = (28, 28)
+    event_shape: tuple[int, ...]
     parts: ModelParts | None = None
     log_joint: Callable[..., tuple[jax.Array, jax.Array]] | None = None
     log_posterior: Callable[..., jax.Array] | None = None
     simulate: Callable[..., tuple[jax.Array, dict[str, jax.Array]]] | None = None
 
+    @property
+    def data_dim(self) -> int:
+        """The number of values in one example, ``prod(event_shape)``."""
+        return math.prod(self.event_shape)
 
-def check_data(x: jax.Array, data_dim: int) -> None:
-    """Raises ``ValueError`` unless ``x`` is a ``[B, data_dim]`` batch."""
-    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != data_dim:
+    @property
+    def data_kind(self) -> str:
+        """What data the likelihood models (:mod:`jvae.components.likelihoods`): ``'binary'``
+        (binarised while training), ``'8bit'`` or ``'real'``; ``'real'`` for a hand-written
+        model without parts."""
+        if self.parts is None:
+            return "real"
+        return getattr(self.parts.likelihood, "data_kind", "real")
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of an image event ``(H, W[, C])``; ``(1, D)`` for a vector."""
+        shape = self.event_shape
+        return (1, shape[0]) if len(shape) == 1 else (shape[0], shape[1])
+
+
+def check_data(x: jax.Array, event_shape: tuple[int, ...]) -> None:
+    """Raises ``ValueError`` unless ``x`` is a batch ``[B, *event_shape]``."""
+    if tuple(jnp.shape(x)[1:]) != tuple(event_shape) or jnp.ndim(x) != len(event_shape) + 1:
         raise ValueError(
-            f"x must be a batch of shape [B, {data_dim}] (flattened examples); got shape "
+            f"x must be a batch of shape [B, {', '.join(map(str, event_shape))}]; got shape "
             f"{tuple(jnp.shape(x))}."
         )
 
@@ -170,11 +193,105 @@ def _validate(parts: ModelParts) -> None:
         raise ValueError(f"the likelihood reads {parts.likelihood_parents}, not all latents.")
 
 
-def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (28, 28)) -> Model:
-    """The :class:`Model` of ``parts``; one-line ``ValueError`` for an inconsistent graph or an
-    unsupported combination of parts (e.g. a prior that reads the encoder over a top latent
-    whose posterior does not read x alone)."""
+def data_shapes(parts: ModelParts, event_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """The shape in which each posterior reading x declares it (its ``input_sizes`` entry for
+    x): the event shape itself, or its flattening ``(D,)`` for a network of vectors (an MLP).
+    One-line ``ValueError`` for any other shape."""
+    size, shapes = math.prod(event_shape), {}
+    for lat in parts.latents:
+        if DATA not in lat.posterior_parents:
+            continue
+        declared = getattr(lat.posterior, "input_sizes", None)
+        shape = tuple(event_shape)
+        if declared is not None:
+            shape = as_shape(declared[lat.posterior_parents.index(DATA)])
+        if shape not in (tuple(event_shape), (size,)):
+            raise ValueError(
+                f"q({lat.name} | {', '.join(lat.posterior_parents)}) reads x of shape {shape}, "
+                f"but the data have event shape {tuple(event_shape)} ({size} values): size its "
+                f"network's input as {tuple(event_shape)} or ({size},)."
+            )
+        shapes[lat.name] = shape
+    likelihood_shape = getattr(parts.likelihood, "event_shape", None)
+    if likelihood_shape is not None and as_shape(likelihood_shape) != tuple(event_shape):
+        raise ValueError(
+            f"the likelihood {type(parts.likelihood).__name__} models x of shape "
+            f"{as_shape(likelihood_shape)}, but the data have event shape {tuple(event_shape)}: "
+            "build it with event_shape equal to the data's."
+        )
+    return shapes
+
+
+def check_part_shapes(
+    parts: ModelParts, event_shape: tuple[int, ...], x_shapes: dict[str, tuple[int, ...]]
+) -> None:
+    """Initialises and applies every part to one abstract example (``jax.eval_shape``: nothing
+    runs or compiles) and raises a one-line ``ValueError`` naming the part whose inputs or
+    outputs do not fit the data's event shape or the latents' sizes."""
+    sizes = {lat.name: lat.posterior.latent_size for lat in parts.latents}
+
+    def value(name: str, lat_name: str = "") -> jax.Array:
+        if name == DATA:
+            return jnp.zeros((1, *(x_shapes.get(lat_name) or event_shape)), jnp.float32)
+        return jnp.zeros((1, 1, sizes[name]), jnp.float32)
+
+    def check(
+        label: str, reads: Sequence[str], fn: Callable[[jax.Array], Any], expect: Any
+    ) -> None:
+        shapes = {n: (1, *event_shape) if n == DATA else (1, 1, sizes[n]) for n in reads}
+        try:  # the key is made inside the trace: a concrete key would compile a program
+            out = jax.eval_shape(lambda: fn(jax.random.PRNGKey(0)))
+        except Exception as error:  # re-raised in one line naming the part
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ValueError(f"{label} fails on inputs {shapes}: {first}") from error
+        got = jax.tree.map(lambda a: tuple(a.shape), out)
+        if got != expect:
+            raise ValueError(f"{label} gives shapes {got} on inputs {shapes}; expected {expect}.")
+
+    for lat in parts.latents:
+        post, reads = lat.posterior, lat.posterior_parents
+        data_only = set(reads) == {DATA}
+
+        def draw(
+            key: jax.Array, post: Any = post, lat: Latent = lat, data_only: bool = data_only
+        ) -> Any:
+            inputs = tuple(value(n, lat.name) for n in lat.posterior_parents)
+            return post.sample(post.init(key), key, inputs, 1 if data_only else None)
+
+        label = f"the posterior q({lat.name} | {', '.join(reads)})"
+        check(label, reads, draw, ((1, 1, sizes[lat.name]), (1, 1)))
+        if lat.conditional is not None:
+            cond = lat.conditional
+
+            def mean(key: jax.Array, cond: Any = cond, lat: Latent = lat) -> Any:
+                inputs = tuple(value(n) for n in lat.conditional_parents)
+                return cond.distribution(cond.init(key), inputs).mean
+
+            label = f"the conditional p({lat.name} | {', '.join(lat.conditional_parents)})"
+            check(label, lat.conditional_parents, mean, (1, 1, sizes[lat.name]))
+    lik = parts.likelihood
+
+    def log_prob_and_mean(key: jax.Array) -> Any:
+        inputs = tuple(value(n) for n in parts.likelihood_parents)
+        params = lik.init(key)
+        x = jnp.zeros((1, *event_shape), jnp.float32)
+        return lik.log_prob(params, x, inputs), lik.mean(params, key, inputs)
+
+    label = f"the likelihood p(x | {', '.join(parts.likelihood_parents)})"
+    check(label, parts.likelihood_parents, log_prob_and_mean, ((1, 1), (1, 1, *event_shape)))
+
+
+def assemble(parts: ModelParts, event_shape: int | Sequence[int]) -> Model:
+    """The :class:`Model` of ``parts`` for examples of ``event_shape`` (``(H, W, C)``, or ``D``
+    for vectors); one-line ``ValueError`` for an inconsistent graph, a part whose shapes do not
+    fit the data or the latents (:func:`check_part_shapes`), or an unsupported combination of
+    parts (e.g. a prior that reads the encoder over a top latent whose posterior does not read x
+    alone)."""
+    event_shape = as_shape(event_shape)
     _validate(parts)
+    x_shapes = data_shapes(parts, event_shape)
+    check_part_shapes(parts, event_shape, x_shapes)
+    rank = len(event_shape)
     latents, order = parts.latents, parts.inference_order
     prior, likelihood = parts.prior, parts.likelihood
     by_name = {lat.name: lat for lat in latents}
@@ -194,6 +311,10 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
             f"{top.posterior.latent_size}."
         )
 
+    def x_view(x: jax.Array, name: str) -> jax.Array:
+        """``x [*lead, *event_shape]`` in the shape latent ``name``'s posterior reads it."""
+        return jnp.reshape(x, (*x.shape[: x.ndim - rank], *x_shapes[name]))
+
     def init(rng_key: jax.Array) -> Params:
         conditionals = [lat for lat in latents if lat.conditional is not None]
         keys = jax.random.split(rng_key, len(latents) + 1 + len(conditionals) + 1)
@@ -207,7 +328,10 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         if not prior_reads_encoder:
             return None
         encoder = params.get(PRIOR_ENCODER, params["encoder"])[top.posterior_key]
-        return lambda u: top.posterior.distribution(encoder, (u,))
+        shape = x_shapes[top.name]
+        return lambda u: top.posterior.distribution(
+            encoder, (jnp.reshape(u, (*u.shape[:-1], *shape)),)
+        )
 
     def log_prior(params: Params, z_top: jax.Array) -> jax.Array:
         return prior.log_prob(params["prior"], z_top, encode_for_prior(params))
@@ -215,10 +339,15 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
     def inputs_of(values: dict[str, jax.Array], names: Sequence[str]) -> tuple[jax.Array, ...]:
         return tuple(values[n] for n in names)
 
+    def posterior_inputs(values: dict[str, jax.Array], lat: Latent) -> tuple[jax.Array, ...]:
+        return tuple(
+            x_view(values[n], lat.name) if n == DATA else values[n] for n in lat.posterior_parents
+        )
+
     def importance_samples(
         params: Params, rng_key: jax.Array, x: jax.Array, num_samples: int, stop_q: bool = False
     ) -> tuple[LogWeights, dict[str, jax.Array]]:
-        check_data(x, data_dim)
+        check_data(x, event_shape)
         keys = jax.random.split(rng_key, len(order))
         values = {DATA: x}
         log_q = 0.0
@@ -227,7 +356,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
             z, lq = lat.posterior.sample(
                 params["encoder"][lat.posterior_key],
                 key,
-                inputs_of(values, lat.posterior_parents),
+                posterior_inputs(values, lat),
                 num_samples if data_only[name] else None,
                 stop_q,
             )
@@ -258,7 +387,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         for key, name in zip(keys, order):
             lat = by_name[name]
             enc = params["encoder"][lat.posterior_key]
-            inputs = inputs_of(values, lat.posterior_parents)
+            inputs = posterior_inputs(values, lat)
             mean = lat.posterior.mean(enc, jax.random.fold_in(key, 1), inputs)
             if data_only[name]:
                 means[name] = mean
@@ -304,8 +433,9 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
                 f"q({first.name} | {', '.join(first.posterior_parents)}) is not a Gaussian of x "
                 "alone: this diagnostic needs one."
             )
-        check_data(x, data_dim)
-        return first.posterior.distribution(params["encoder"][first.posterior_key], (x,))
+        check_data(x, event_shape)
+        encoder = params["encoder"][first.posterior_key]
+        return first.posterior.distribution(encoder, (x_view(x, first.name),))
 
     def log_joint(
         params: Params, x: jax.Array, values: dict[str, jax.Array]
@@ -313,7 +443,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         r""":math:`(\log p(x \mid z), \log p(z))` at given latents ``{name: [..., B, D_l]}``,
         each ``[..., B]``; :math:`\log p(z) = \log p(z_L) + \sum_{l<L} \log p(z_l \mid
         \mathrm{pa}(z_l))`."""
-        check_data(x, data_dim)
+        check_data(x, event_shape)
         log_p = log_prior(params, values[top.name])
         for lat in latents[:-1]:
             p = lat.conditional.distribution(
@@ -327,7 +457,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
 
     def log_posterior(params: Params, x: jax.Array, values: dict[str, jax.Array]) -> jax.Array:
         r""":math:`\sum_l \log q(z_l \mid \mathrm{pa}_q(z_l))` at given latents, ``[..., B]``."""
-        check_data(x, data_dim)
+        check_data(x, event_shape)
         values = {**values, DATA: x}
         log_q = 0.0
         for name in order:
@@ -339,7 +469,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
                     "only its own draws): anneal from the prior instead."
                 )
             q = lat.posterior.distribution(
-                params["encoder"][lat.posterior_key], inputs_of(values, lat.posterior_parents)
+                params["encoder"][lat.posterior_key], posterior_inputs(values, lat)
             )
             log_q = log_q + q.log_prob(values[name])
         return log_q
@@ -365,8 +495,7 @@ def assemble(parts: ModelParts, data_dim: int, image_shape: tuple[int, int] = (2
         posterior_distribution=posterior_distribution,
         latent_sizes=tuple(lat.posterior.latent_size for lat in latents),
         latent_names=tuple(lat.name for lat in latents),
-        data_dim=data_dim,
-        image_shape=image_shape,
+        event_shape=event_shape,
         parts=parts,
         log_joint=log_joint,
         log_posterior=log_posterior,

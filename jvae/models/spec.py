@@ -17,7 +17,7 @@ from jvae.models.build import (
     build_model,
     check_combination,
 )
-from jvae.models.conv_models import DECODERS, LIKELIHOODS
+from jvae.models.conv_models import DATA_KINDS, DECODERS, LIKELIHOODS
 from jvae.models.model import Model
 from jvae.options import option
 
@@ -46,7 +46,9 @@ class ModelSpec:
     posterior: str = option("gaussian", "posterior of the latent read from x", POSTERIORS)
     flow_steps: int = option(2, "steps of the IAF posterior or the AF prior")
     decoder: str = option("mlp", "the architecture's mlp, the conv pair or a PixelCNN", DECODERS)
-    likelihood: str = option("bernoulli", "pixels: bernoulli or 8-bit logistic", LIKELIHOODS)
+    likelihood: str = option(
+        "bernoulli", "p(x|z): bernoulli, gaussian, logistic or logistic-mixture", LIKELIHOODS
+    )
     decoder_bias: str = option(
         "zero", "initial output bias: zero or the data's mean logits", DECODER_BIASES
     )
@@ -58,13 +60,18 @@ class ModelSpec:
 
     def build(
         self,
-        image_shape: tuple[int, int],
+        event_shape: tuple[int, ...],
         train_images: np.ndarray | None = None,
         seed: int = 0,
     ) -> Model:
-        """The model for images of ``image_shape`` (``train_images`` and ``seed`` choose a
+        """The model for examples of ``event_shape`` (``train_images`` and ``seed`` choose a
         VampPrior "data"'s pseudo-inputs; without them, a template to restore into)."""
-        return build_model(self, image_shape, train_images, seed)
+        return build_model(self, event_shape, train_images, seed)
+
+    @property
+    def data_kind(self) -> str:
+        """What data the likelihood models: ``'binary'``, ``'8bit'`` or ``'real'``."""
+        return DATA_KINDS[self.likelihood]
 
     def output_bias(self, train_images: np.ndarray) -> np.ndarray | None:
         """The decoder's initial output bias: the training pixels' mean logits for

@@ -10,6 +10,7 @@ from jvae.nn.gated import (
 )
 from jvae.nn.made import MADE
 from jvae.nn.mlp import MLP, BernoulliMLP, GaussianContextMLP, GaussianMLP, apply_rows
+from jvae.nn.network import Network, as_network
 from jvae.nn.pixelcnn import GatedPixelCNN, layers_for_radius, receptive_field
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "GatedPixelCNN",
     "GaussianContextMLP",
     "GaussianMLP",
+    "Network",
     "apply_rows",
+    "as_network",
     "layers_for_radius",
     "receptive_field",
 ]

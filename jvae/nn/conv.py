@@ -2,22 +2,24 @@ r"""Gated convolutional networks of Tomczak & Welling (2018), the VampPrior pape
 
 A gated convolution is :math:`h = (W_1 * x + b_1) \odot \sigma(W_2 * x + b_2)`, the convolutional
 form of :class:`jvae.nn.gated.GatedDense`, with PyTorch's padding ``kernel // 2`` (so a stride-2
-layer halves an even side). Data arrive flattened, ``x[..., H * W]``, and are reshaped here.
+layer halves an even side). Images keep their natural shape: encoders read ``x[..., H, W, C]``
+and decoders return ``[..., H, W, C]`` (or ``[..., H, W, C, P]``, P numbers per value).
 
 Following the authors' ``models/convHVAE_2level.py``:
 
 - :math:`q(z \mid x)` (their ``q_z2``): gated convolutions (channels, kernel, stride) (32, 7, 1),
   (32, 3, 2), (64, 5, 1), (64, 3, 2), (6, 3, 1), so 28x28 becomes 7x7x6 = 294 features, then
-  linear heads for the mean and the log-variance, clipped to [-6, 2] (``Hardtanh``);
+  linear heads for the mean and the log-variance, clipped to [-6, 2] (``Hardtanh``); any
+  number of channels C (the first kernel reads them all);
   :math:`q(z_1 \mid x, z_2)` runs x through (32, 3, 1), (32, 3, 2), (64, 3, 1), (64, 3, 2),
   (6, 3, 1), z2 through a gated dense layer of 294, and both through a joint gated layer of 300;
 - :math:`p(x \mid z_1, z_2)`: a gated dense layer of 300 per latent, a joint gated layer of
   ``H * W`` units read as an image, four gated 3x3 convolutions of 64 channels and a 1x1
-  convolution to the pixel parameters (Bernoulli logits, or a discretised logistic's location
-  and log-scale).
+  convolution to the parameters of each of the C values of a pixel (Bernoulli logits, a
+  discretised logistic's location and log-scale, or any P numbers: :class:`ConvDecoder`).
 
-Inputs may have different leading shapes (``x[B, D]`` beside ``z[K, B, d]``): the convolutional
-branch of x runs once per example and is broadcast against the sample axis (as in
+Inputs may have different leading shapes (``x[B, H, W, C]`` beside ``z[K, B, d]``): the
+convolutional branch of x runs once per example and is broadcast against the sample axis (as in
 :class:`jvae.nn.gated.GatedNet`).
 
 Every convolution goes through :func:`conv2d`, whose gradients are themselves convolutions in
@@ -47,63 +49,105 @@ ENCODER_CONVS_Z1: ConvSpec = ((32, 3, 1), (32, 3, 2), (64, 3, 1), (64, 3, 2), (6
 DECODER_CONVS: ConvSpec = ((64, 3, 1),) * 4
 
 
-def image_of(x: jax.Array, image_shape: tuple[int, int]) -> jax.Array:
-    """``x[..., H * W]`` as images ``[..., H, W, 1]``; ``ValueError`` if the sizes disagree."""
-    height, width = image_shape
-    if x.shape[-1] != height * width:
-        raise ValueError(
-            f"expected flattened {height}x{width} images ({height * width} values); got "
-            f"{x.shape[-1]}: set image_shape to the data's."
-        )
-    return jnp.reshape(x, (*x.shape[:-1], height, width, 1))
-
-
 _NHWC = ("NHWC", "HWIO", "NHWC")
+Padding = tuple[tuple[int, int], tuple[int, int]]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def conv2d(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    r"""``VALID`` convolution :math:`y_{nijo} = \sum_{pqc} x_{n,si+p,sj+q,c}\, w_{pqco}` of
-    ``x[N, H, W, C]`` with ``kernel[kh, kw, C, O]`` at ``stride``; both gradients are computed as
-    canonical convolutions (module docstring)."""
+def _conv(
+    lhs: jax.Array,
+    rhs: jax.Array,
+    padding: Sequence[tuple[int, int]],
+    stride: int = 1,
+    lhs_dilation: int = 1,
+    rhs_dilation: int = 1,
+) -> jax.Array:
+    """``lax.conv_general_dilated`` in NHWC/HWIO, where negative padding first crops the
+    (dilated) input with ``lax.pad``: XLA's CPU convolution gives wrong numbers for some shapes
+    when handed negative padding itself (jax 0.10.2: ``[1, 10, 10, 4]`` against a ``1x2``
+    kernel, padding ``(-1, 1)``; ``tests/test_conv.py``)."""
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        crop = [(min(lo, 0), min(hi, 0), lhs_dilation - 1) for lo, hi in padding]
+        lhs = jax.lax.pad(lhs, jnp.zeros((), lhs.dtype), [(0, 0, 0), *crop, (0, 0, 0)])
+        padding, lhs_dilation = [(max(lo, 0), max(hi, 0)) for lo, hi in padding], 1
     return jax.lax.conv_general_dilated(
-        x, kernel, (stride, stride), "VALID", dimension_numbers=_NHWC
+        lhs,
+        rhs,
+        (stride, stride),
+        padding,
+        (lhs_dilation, lhs_dilation),
+        (rhs_dilation, rhs_dilation),
+        dimension_numbers=_NHWC,
     )
 
 
-def _conv2d_fwd(x: jax.Array, kernel: jax.Array, stride: int) -> tuple[jax.Array, tuple]:
-    return conv2d(x, kernel, stride), (x, kernel)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv2d(
+    x: jax.Array, kernel: jax.Array, stride: int, padding: Padding = ((0, 0), (0, 0))
+) -> jax.Array:
+    r"""Convolution :math:`y_{nijo} = \sum_{pqc} \bar x_{n,si+p,sj+q,c}\, w_{pqco}` of
+    ``x[N, H, W, C]``, zero-padded by ``padding`` (``((top, bottom), (left, right))``; negative
+    values crop) to :math:`\bar x`, with ``kernel[kh, kw, C, O]`` at ``stride``; both gradients
+    are computed as canonical convolutions (module docstring)."""
+    return _conv(x, kernel, padding, stride)
 
 
-def _conv2d_bwd(stride: int, residuals: tuple, g: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _conv2d_fwd(
+    x: jax.Array, kernel: jax.Array, stride: int, padding: Padding
+) -> tuple[jax.Array, tuple]:
+    return conv2d(x, kernel, stride, padding), (x, kernel)
+
+
+def _conv2d_bwd(
+    stride: int, padding: Padding, residuals: tuple, g: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     x, kernel = residuals
-    kh, kw = kernel.shape[:2]
-    # dw[p, q, c, o] = sum_{n,i,j} x[n, s i + p, s j + q, c] g[n, i, j, o]: channels as the
-    # batch, examples as the features, g as a kernel dilated by the stride.
-    dw = jax.lax.conv_general_dilated(
+    s, lows = stride, (padding[0][0], padding[1][0])
+    axes = [(1, lows[0], kernel.shape[0]), (2, lows[1], kernel.shape[1])]
+    # dw[p, q, c, o] = sum_{n,i,j} xbar[n, s i + p, s j + q, c] g[n, i, j, o]: channels as the
+    # batch, examples as the features, g as a kernel dilated by the stride; the far side is
+    # padded (or cut) to exactly the rows the windows reach, so dw comes out [kh, kw] wide.
+    dw = _conv(
         jnp.transpose(x, (3, 1, 2, 0)),
         jnp.transpose(g, (1, 2, 0, 3)),
-        (1, 1),
-        "VALID",
-        rhs_dilation=(stride, stride),
-        dimension_numbers=_NHWC,
+        [(lo, k + s * (g.shape[d] - 1) - x.shape[d] - lo) for d, lo, k in axes],
+        rhs_dilation=s,
     )
-    dw = jnp.transpose(dw[:, :kh, :kw], (1, 2, 0, 3))
-    # dx: g dilated by the stride, padded, against the flipped kernel with its channels swapped;
-    # rows and columns that no window reached get zeros.
-    spare = [x.shape[d] - stride * (g.shape[d] - 1) - k for d, k in ((1, kh), (2, kw))]
-    dx = jax.lax.conv_general_dilated(
+    dw = jnp.transpose(dw, (1, 2, 0, 3))
+    # dx: g dilated by the stride, padded so that the flipped kernel (channels swapped) lands
+    # each tap on the input pixel it read; rows no window reached get zeros.
+    dx = _conv(
         g,
         jnp.transpose(jnp.flip(kernel, (0, 1)), (0, 1, 3, 2)),
-        (1, 1),
-        [(kh - 1, kh - 1 + spare[0]), (kw - 1, kw - 1 + spare[1])],
-        lhs_dilation=(stride, stride),
-        dimension_numbers=_NHWC,
+        [(k - 1 - lo, x.shape[d] - 1 + lo - s * (g.shape[d] - 1)) for d, lo, k in axes],
+        lhs_dilation=s,
     )
     return dx, dw
 
 
 conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def _convolve(
+    x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int, padding: Padding
+) -> jax.Array:
+    """``conv2d(x) + bias`` on ``x [..., H, W, C]`` (any leading axes)."""
+    lead = x.shape[:-3]
+    y = conv2d(jnp.reshape(x, (-1, *x.shape[-3:])), kernel, stride, padding) + bias
+    return jnp.reshape(y, (*lead, *y.shape[1:]))
+
+
+class _ConvParams(nn.Module):
+    """A convolution's ``(kernel [kh, kw, C, features], bias [features])`` parameters."""
+
+    features: int
+    kernel_size: tuple[int, int]
+    kernel_init: Any = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, in_features: int) -> tuple[jax.Array, jax.Array]:
+        shape = (*self.kernel_size, in_features, self.features)
+        kernel = self.param("kernel", self.kernel_init, shape)
+        return kernel, self.param("bias", nn.initializers.zeros, (self.features,))
 
 
 class Conv(nn.Module):
@@ -116,28 +160,31 @@ class Conv(nn.Module):
       stride: the same along both axes.
       padding: ``((top, bottom), (left, right))``.
       kernel_init: the kernel initialiser (Flax's ``nn.Conv`` default).
+      mask: ``None``, or a 0/1 numpy array broadcastable to the kernel ``[kh, kw, C, features]``
+        and multiplied into it (a masked convolution: :mod:`jvae.nn.pixelcnn`).
     """
 
     features: int
     kernel_size: tuple[int, int]
     stride: int = 1
-    padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+    padding: Padding = ((0, 0), (0, 0))
     kernel_init: Any = nn.initializers.lecun_normal()
+    mask: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", self.kernel_init, shape)
+        if self.mask is not None:
+            kernel = kernel * jnp.asarray(self.mask, kernel.dtype)
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        lead = x.shape[:-3]
-        x = jnp.reshape(x, (-1, *x.shape[-3:]))
-        pad = [(0, 0, 0), (*self.padding[0], 0), (*self.padding[1], 0), (0, 0, 0)]
-        y = conv2d(jax.lax.pad(x, jnp.zeros((), x.dtype), pad), kernel, self.stride) + bias
-        return jnp.reshape(y, (*lead, *y.shape[1:]))
+        return _convolve(x, kernel, bias, self.stride, self.padding)
 
 
 class GatedConv(nn.Module):
-    r""":math:`(W_1 * x + b_1) \odot \mathrm{sigmoid}(W_2 * x + b_2)` on ``[..., H, W, C]``."""
+    r""":math:`(W_1 * x + b_1) \odot \mathrm{sigmoid}(W_2 * x + b_2)` on ``[..., H, W, C]``,
+    the two convolutions (parameters ``h`` and ``g``) computed as one of ``2 * features``
+    outputs: one pass over x, and matrix products twice as wide."""
 
     features: int
     kernel: int
@@ -146,22 +193,31 @@ class GatedConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.kernel
-        pad = ((k // 2, k // 2), (k // 2, k // 2))
+        h, g = (
+            _ConvParams(self.features, (k, k), he_normal, name=name)(x.shape[-1])
+            for name in ("h", "g")
+        )
+        kernel, bias = (jnp.concatenate(pair, axis=-1) for pair in zip(h, g))
+        y = _convolve(x, kernel, bias, self.stride, ((k // 2, k // 2), (k // 2, k // 2)))
+        return y[..., : self.features] * jax.nn.sigmoid(y[..., self.features :])
 
-        def conv(name: str) -> jax.Array:
-            return Conv(self.features, (k, k), self.stride, pad, he_normal, name=name)(x)
 
-        return conv("h") * jax.nn.sigmoid(conv("g"))
+def _check_images(x: jax.Array, name: str) -> None:
+    if x.ndim < 3:
+        raise ValueError(
+            f"{name} reads images [..., H, W, C]; got an input of shape {x.shape}: pass the data "
+            "in its event shape (H, W, C), not flattened."
+        )
 
 
 class ConvGaussian(nn.Module):
-    r"""``(x, *parents) -> (mean, log_scale)``: gated convolutions of the image ``x``, flattened,
-    then (with further parents) per-parent gated dense branches, a concatenation and joint
-    gated layers (:class:`jvae.nn.gated.GatedNet`), and two linear heads;
+    r"""``(x [..., H, W, C], *parents) -> (mean, log_scale)``, each ``[..., latent]``: gated
+    convolutions of the image ``x``, flattened, then (with further parents) per-parent gated
+    dense branches, a concatenation and joint gated layers (:class:`jvae.nn.gated.GatedNet`),
+    and two linear heads;
     :math:`\log\sigma = \tfrac12 \mathrm{clip}(\cdot, \text{log\_var\_range})`.
 
     Attributes:
-      image_shape: ``(H, W)`` of x.
       latent: dimension of the Gaussian.
       convs: ``(channels, kernel, stride)`` of each gated convolution.
       branches: gated dense widths for each further parent (one tuple per parent).
@@ -169,7 +225,6 @@ class ConvGaussian(nn.Module):
       log_var_range: the clip of the log-variance head (the authors' ``Hardtanh(-6, 2)``).
     """
 
-    image_shape: tuple[int, int]
     latent: int
     convs: ConvSpec = ENCODER_CONVS
     branches: Sequence[Sequence[int]] = ()
@@ -178,7 +233,8 @@ class ConvGaussian(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, *parents: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = image_of(x, self.image_shape)
+        _check_images(x, "ConvGaussian")
+        h = x
         for i, (features, kernel, stride) in enumerate(self.convs):
             h = GatedConv(features, kernel, stride, name=f"conv_{i}")(h)
         h = jnp.reshape(h, (*h.shape[:-3], -1))
@@ -189,28 +245,29 @@ class ConvGaussian(nn.Module):
 
 
 class ConvMap(nn.Module):
-    """``(*parents) -> [..., H, W, C]``: gated dense layers whose last width ``C * H * W`` is read
-    as ``C`` image channels (the authors' ``view``), then stride-1 gated convolutions.
+    """``(*parents) -> [..., H, W, C_c]``: gated dense layers whose last width ``C_c * H * W``
+    is read as ``C_c`` image channels (the authors' ``view``), then stride-1 gated convolutions.
 
-    The trunk of :class:`ConvBernoulli` and :class:`ConvLogistic`, and the conditioning map of
-    a PixelCNN decoder (:class:`jvae.components.likelihoods.PixelCNN`).
+    The trunk of the decoders below, and the conditioning map of a PixelCNN decoder
+    (:class:`jvae.components.pixelcnn_likelihood.PixelCNN`).
 
     Attributes:
-      image_shape: ``(H, W)``.
+      image_shape: ``(H, W)``, or an event shape ``(H, W, C)`` (only H and W are read: the
+        map's channels ``C_c`` follow from the last dense width).
       branches: gated dense widths for each parent (one tuple per parent).
       joint: gated dense widths after the concatenation; the last width (or, with none, the sum
         of the branches' last widths) must be a multiple of ``H * W``.
       convs: ``(channels, kernel, stride)`` of each gated convolution (strides must be 1).
     """
 
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, ...]
     branches: Sequence[Sequence[int]]
     joint: Sequence[int] = ()
     convs: ConvSpec = ()
 
     @nn.compact
     def __call__(self, *parents: jax.Array) -> jax.Array:
-        height, width = self.image_shape
+        height, width = self.image_shape[:2]
         h = GatedNet(self.branches, self.joint, name="net")(*parents)
         if h.shape[-1] % (height * width):
             raise ValueError(
@@ -226,38 +283,89 @@ class ConvMap(nn.Module):
         return h
 
 
-def _pixel_head(h: jax.Array, channels: int) -> jax.Array:
-    """1x1 convolution to ``channels`` per pixel, flattened to ``[..., H * W, channels]``."""
-    out = nn.Dense(channels, name="head")(h)
-    return jnp.reshape(out, (*out.shape[:-3], -1, channels))
+def _check_image_shape(image_shape: tuple[int, ...], name: str) -> None:
+    if len(image_shape) != 3:
+        raise ValueError(
+            f"{name} needs image_shape (H, W, C); got {tuple(image_shape)}: add the channels, "
+            "e.g. (28, 28, 1)."
+        )
 
 
-class ConvBernoulli(nn.Module):
-    """``(*parents) -> logits [..., H * W]`` through a :class:`ConvMap` and a 1x1 convolution."""
+def _decode(module: nn.Module, parents: Sequence[jax.Array], per_value: int) -> jax.Array:
+    """``[..., H, W, C, per_value]``: ``module``'s :class:`ConvMap` (``"map"``), then a 1x1
+    convolution (``"head"``) to ``C * per_value`` numbers per pixel, value by value."""
+    channels = module.image_shape[2]
+    h = ConvMap(module.image_shape, module.branches, module.joint, module.convs, name="map")(
+        *parents
+    )
+    out = nn.Dense(channels * per_value, name="head")(h)
+    return jnp.reshape(out, (*out.shape[:-1], channels, per_value))
 
-    image_shape: tuple[int, int]
+
+class ConvDecoder(nn.Module):
+    """``(*parents) -> [..., H, W, C, P]``: ``P`` numbers for each value of a ``H x W x C``
+    image, through a :class:`ConvMap` and a 1x1 convolution to ``C * P`` channels (read as
+    ``[C, P]``, so the flat ``[..., H * W * C * P]`` is the same numbers in the same order).
+
+    For a likelihood with several numbers per value: a Gaussian's mean and log-scale, a
+    logistic mixture's weights, locations and scales.
+
+    Attributes:
+      image_shape: ``(H, W, C)``.
+      branches: gated dense widths for each parent (one tuple per parent).
+      per_value: ``P``.
+      joint: gated dense widths after the concatenation (last: a multiple of ``H * W``).
+      convs: ``(channels, kernel, 1)`` of each gated convolution.
+    """
+
+    image_shape: tuple[int, int, int]
     branches: Sequence[Sequence[int]]
+    per_value: int
     joint: Sequence[int] = ()
     convs: ConvSpec = DECODER_CONVS
+
+    def __post_init__(self) -> None:
+        _check_image_shape(self.image_shape, "ConvDecoder")
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, *parents: jax.Array) -> jax.Array:
-        h = ConvMap(self.image_shape, self.branches, self.joint, self.convs, name="map")(*parents)
-        return _pixel_head(h, 1)[..., 0]
+        return _decode(self, parents, self.per_value)
 
 
-class ConvLogistic(nn.Module):
-    """``(*parents) -> (loc, log_scale)``, each ``[..., H * W]``, of a discretised logistic per
-    pixel (:class:`jvae.components.likelihoods.DiscretizedLogistic`), through a
-    :class:`ConvMap` and a 1x1 convolution."""
+class ConvBernoulli(nn.Module):
+    """``(*parents) -> logits [..., H, W, C]`` through a :class:`ConvMap` and a 1x1
+    convolution (:class:`ConvDecoder` with ``P = 1``, the last axis dropped)."""
 
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int, int]
     branches: Sequence[Sequence[int]]
     joint: Sequence[int] = ()
     convs: ConvSpec = DECODER_CONVS
 
+    def __post_init__(self) -> None:
+        _check_image_shape(self.image_shape, "ConvBernoulli")
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, *parents: jax.Array) -> jax.Array:
+        return _decode(self, parents, 1)[..., 0]
+
+
+class ConvLogistic(nn.Module):
+    """``(*parents) -> (loc, log_scale)``, each ``[..., H, W, C]``, of a discretised logistic
+    per value (:class:`jvae.components.likelihoods.DiscretizedLogistic`), through a
+    :class:`ConvMap` and a 1x1 convolution (:class:`ConvDecoder` with ``P = 2``, split)."""
+
+    image_shape: tuple[int, int, int]
+    branches: Sequence[Sequence[int]]
+    joint: Sequence[int] = ()
+    convs: ConvSpec = DECODER_CONVS
+
+    def __post_init__(self) -> None:
+        _check_image_shape(self.image_shape, "ConvLogistic")
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, *parents: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = ConvMap(self.image_shape, self.branches, self.joint, self.convs, name="map")(*parents)
-        out = _pixel_head(h, 2)
+        out = _decode(self, parents, 2)
         return out[..., 0], out[..., 1]

@@ -8,6 +8,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class MLP(nn.Module):
@@ -54,23 +55,46 @@ class BernoulliMLP(nn.Module):
         return MLP((*self.hidden, self.out), name="mlp")(h)
 
 
-def apply_rows(module: nn.Module, params: Any, *inputs: jax.Array) -> Any:
-    """``module`` applied to inputs ``[..., d]``, each as one ``[rows, d]`` matrix.
+def apply_rows(module: nn.Module, params: Any, *inputs: jax.Array, input_rank: int = 1) -> Any:
+    """``module`` applied to inputs ``[..., *event]`` (``event`` of ``input_rank`` axes: ``(d,)``
+    for a vector, ``(H, W, C)`` for an image), each as one ``[rows, *event]`` batch.
 
-    With one input, the K samples and the batch are stacked into the matmul's row dimension
-    and the outputs reshaped back to ``[..., d_out]``: the same values as applying the module
-    directly, but XLA's CPU backend then uses plain ``[rows, d]`` matmuls forward and backward
-    (the weight gradient contracts one axis instead of two, which avoided a transposed copy of
-    every ``[K, B, d]`` cotangent). Modules of several inputs (whose leading shapes may differ,
-    ``x [B, D]`` beside ``z [K, B, d]``) receive them as they are and broadcast themselves
-    (:class:`jvae.nn.gated.GatedNet`).
+    With one input, the K samples and the batch are stacked into the row dimension and the
+    outputs reshaped back to ``[..., *out_shape]`` (``out_shape`` the module's output shape past
+    its row axis: ``(d_out,)``, or ``(H, W, C)`` for an image decoder): the same values as
+    applying the module directly, but XLA's CPU backend then uses plain ``[rows, d]`` matmuls
+    forward and backward (the weight gradient contracts one axis instead of two, which avoided a
+    transposed copy of every ``[K, B, d]`` cotangent). Modules of several inputs (whose leading
+    shapes may differ, ``x [B, D]`` beside ``z [K, B, d]``) receive them as they are and
+    broadcast themselves (:class:`jvae.nn.gated.GatedNet`).
     """
     if len(inputs) != 1:
         return module.apply({"params": params}, *inputs)
     (h,) = inputs
-    lead = h.shape[:-1]
-    out = module.apply({"params": params}, jnp.reshape(h, (-1, h.shape[-1])))
-    return jax.tree.map(lambda o: jnp.reshape(o, (*lead, o.shape[-1])), out)
+    lead, event = h.shape[: h.ndim - input_rank], h.shape[h.ndim - input_rank :]
+    out = module.apply({"params": params}, jnp.reshape(h, (-1, *event)))
+    return jax.tree.map(lambda o: jnp.reshape(o, (*lead, *o.shape[1:])), out)
+
+
+def as_shape(size: int | Sequence[int]) -> tuple[int, ...]:
+    """An input's shape past its row axis: ``d -> (d,)``; a shape stays as it is."""
+    return (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+
+
+def dummy_inputs(input_sizes: Sequence[int | Sequence[int]]) -> list[jax.Array]:
+    """One zero row ``[1, *shape]`` per input (:func:`as_shape`), to initialise a module."""
+    return [jnp.zeros((1, *as_shape(s)), jnp.float32) for s in input_sizes]
+
+
+def apply_parts(
+    module: nn.Module,
+    params: Any,
+    input_sizes: Sequence[int | Sequence[int]],
+    inputs: Sequence[jax.Array],
+) -> Any:
+    """:func:`apply_rows` with the event rank of a single input read from its declared shape."""
+    rank = len(as_shape(input_sizes[0])) if len(inputs) == 1 else 1
+    return apply_rows(module, params, *inputs, input_rank=rank)
 
 
 def flatten_rows(h: jax.Array, fn: Any) -> jax.Array:

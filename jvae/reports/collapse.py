@@ -7,7 +7,7 @@ import pathlib
 
 import numpy as np
 
-from jvae.reports.figures import image_grid, plt
+from jvae.reports.figures import image_grid, plt, show
 
 
 def save_collapse_figure(
@@ -15,7 +15,7 @@ def save_collapse_figure(
     data: np.ndarray,
     decoded: dict[str, np.ndarray],
     path: str | pathlib.Path,
-    image_shape: tuple[int, int] = (28, 28),
+    image_shape: tuple[int, ...] = (28, 28),
 ) -> None:
     """Left: histograms of the per-example KL (nats) of each model. Right: for each model, each
     row is a data image, then decoder samples from one draw of z given that image.
@@ -25,7 +25,7 @@ def save_collapse_figure(
       data: ``[B, D]`` images.
       decoded: ``{model: [S, B, D]}`` decoder samples (``S`` per image, one z per image).
       path: the PNG to write.
-      image_shape: ``(H, W)``.
+      image_shape: the event shape, ``(H, W[, C])``.
     """
     names = list(decoded)
     fig = plt.figure(figsize=(4.5 + 2.6 * len(names), 4.2))
@@ -44,7 +44,7 @@ def save_collapse_figure(
         rows = [np.concatenate([data[b : b + 1], samples[:, b]]) for b in range(len(data))]
         tiles = image_grid(np.concatenate(rows), samples.shape[0] + 1, image_shape)
         sub = fig.add_subplot(grid[i + 1])
-        sub.imshow(tiles, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        show(sub, tiles)
         sub.set_axis_off()
         sub.set_title(f"{name}: data | samples of p(x|z)", fontsize=9)
     fig.tight_layout()

@@ -11,13 +11,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def image_grid(images: np.ndarray, columns: int, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """Tiles ``[n, h*w]`` images into one ``[rows*h, columns*w]`` array."""
-    h, w = shape
-    images = np.asarray(images).reshape(-1, h, w)
-    rows = -(-images.shape[0] // columns)
-    grid = np.ones((rows * h, columns * w), images.dtype)
-    for i, img in enumerate(images):
+def picture(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """One example of event ``shape`` (``(H, W)``, ``(H, W, C)`` or ``(D,)``, in any
+    flattening) as an array ``imshow`` draws: ``[H, W]`` grey, ``[H, W, 3]`` colour (clipped
+    to [0, 1]), a ``[1, D]`` strip for a vector."""
+    shape = (1, *shape) if len(shape) == 1 else tuple(shape)
+    out = np.asarray(image).reshape(shape)
+    if out.ndim == 3 and out.shape[-1] == 1:
+        out = out[..., 0]
+    return np.clip(out, 0.0, 1.0) if out.ndim == 3 else out
+
+
+def show(ax: plt.Axes, image: np.ndarray) -> None:
+    """``imshow`` of a :func:`picture`, grey levels on [0, 1]."""
+    ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+
+
+def image_grid(images: np.ndarray, columns: int, shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
+    """Tiles ``n`` examples of event ``shape`` (:func:`picture`) into one ``[rows*h,
+    columns*w(, C)]`` array."""
+    tiles = [picture(img, shape) for img in np.asarray(images).reshape(-1, int(np.prod(shape)))]
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    grid = np.ones((rows * h, columns * w, *tiles[0].shape[2:]), tiles[0].dtype)
+    for i, img in enumerate(tiles):
         r, c = divmod(i, columns)
         grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = img
     return grid
@@ -28,12 +45,12 @@ def save_grid(
     path: str | pathlib.Path,
     columns: int,
     title: str,
-    shape: tuple[int, int] = (28, 28),
+    shape: tuple[int, ...] = (28, 28),
 ) -> None:
-    """Writes a grey-level grid of images (values in [0, 1]) as a PNG."""
+    """Writes a grid of examples of event ``shape`` (values in [0, 1]) as a PNG."""
     grid = image_grid(images, columns, shape)
     fig, ax = plt.subplots(figsize=(columns * 0.45, grid.shape[0] / grid.shape[1] * columns * 0.45))
-    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    show(ax, grid)
     ax.set_axis_off()
     ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=100, bbox_inches="tight")
@@ -45,7 +62,7 @@ def save_reconstructions(
     recon: np.ndarray,
     path: str | pathlib.Path,
     title: str,
-    shape: tuple[int, int] = (28, 28),
+    shape: tuple[int, ...] = (28, 28),
 ) -> None:
     """Alternating rows of data and their reconstructions (8 per row)."""
     n = (min(len(data), 32) // 8) * 8

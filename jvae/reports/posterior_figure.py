@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jvae.diagnostics.importance_resampling import PosteriorPanels
-from jvae.reports.figures import plt
+from jvae.reports.figures import picture, plt, show
 
 
 def save_posterior_figure(
@@ -19,7 +19,7 @@ def save_posterior_figure(
     path: str | pathlib.Path,
     title: str,
     images: np.ndarray | None = None,
-    image_shape: tuple[int, int] = (28, 28),
+    image_shape: tuple[int, ...] = (28, 28),
 ) -> pathlib.Path:
     """One row per example: its image (when ``images`` is given), then
     :math:`p(z \\mid x)`, q and q_EW for each K on the same axes. Writes a PNG; returns the path.
@@ -33,7 +33,7 @@ def save_posterior_figure(
     names = ["true p(z|x)", "q(z|x)"] + [f"q_EW, K={k}" for k in ks]
     for row, (ax_row, p) in enumerate(zip(axes, panels)):
         if images is not None:
-            ax_row[0].imshow(np.reshape(images[row], image_shape), cmap="gray", vmin=0, vmax=1)
+            show(ax_row[0], picture(images[row], image_shape))
             ax_row[0].set_axis_off()
             if row == 0:
                 ax_row[0].set_title("x", fontsize=9)

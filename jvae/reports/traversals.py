@@ -21,7 +21,7 @@ import numpy as np
 
 from jvae.models.model import DATA, Model
 from jvae.objectives.kl import gaussian_kl_per_dim
-from jvae.reports.figures import image_grid, plt
+from jvae.reports.figures import image_grid, plt, show
 
 
 class Traversal(NamedTuple):
@@ -64,8 +64,8 @@ def latent_traversal(
     steps: int = 9,
     span: float = 3.0,
 ) -> Traversal:
-    """Traversals of ``image`` ``[D]`` over ``span`` aggregate-posterior stds of the
-    ``reference`` images ``[n, D]`` (see the module docstring)."""
+    """Traversals of ``image`` ``[*event_shape]`` over ``span`` aggregate-posterior stds of
+    the ``reference`` images ``[n, *event_shape]`` (see the module docstring)."""
     if not supports_traversals(model):
         raise ValueError("latent traversals need one Gaussian latent of x that the decoder reads.")
     parts = model.parts
@@ -97,7 +97,7 @@ def save_traversals(
     traversal: Traversal,
     path: str | pathlib.Path,
     title: str,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     max_rows: int = 16,
 ) -> None:
     """One row per dimension (labelled ``z_j`` and its KL), one column per swept value; the
@@ -112,11 +112,11 @@ def save_traversals(
             kl=traversal.kl[rows],
         )
         title = f"{title}, top {max_rows} of {total} dimensions by KL"
-    d, steps, _ = traversal.images.shape
+    d, steps = traversal.images.shape[:2]
     grid = image_grid(traversal.images.reshape(d * steps, -1), steps, shape)
-    height, width = shape
+    height, width = grid.shape[0] // d, grid.shape[1] // steps
     fig, ax = plt.subplots(figsize=(steps * 0.7 + 1.2, d * 0.7 * height / width + 0.6))
-    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    show(ax, grid)
     ax.set_yticks((np.arange(d) + 0.5) * height)
     ax.set_yticklabels([f"z{j} ({k:.2f})" for j, k in zip(traversal.order, traversal.kl)])
     ax.set_xticks((np.arange(steps) + 0.5) * width)

@@ -105,7 +105,7 @@ def write_figures(
     """``samples.png``, ``reconstructions.png``; for a VampPrior, ``pseudo_inputs.png``; for a
     model with one Gaussian latent, ``traversals.png`` (of the first test image); and where the
     run logged the KL per dimension, ``kl_per_dim.png``."""
-    side = model.image_shape
+    side = model.event_shape
     m, o = spec.model, spec.objective
     figures.save_grid(
         np.asarray(model.sample(params, jax.random.fold_in(rng_key, 1), 64)),

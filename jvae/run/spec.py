@@ -110,7 +110,7 @@ class RunSpec:
         check_choice("preset", self.preset, tuple(PRESETS))
         if self.train.patience and not self.data.validation:
             raise ValueError("patience (early stopping) needs validation > 0 images to watch.")
-        model = self.model.build(self.data.image_shape)
+        model = self.model.build(self.data.event_shape)
         _, reweighting = self.objective.kl_choices()
         if reweighting is not None:
             reweighting.check(model)

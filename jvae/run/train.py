@@ -64,11 +64,24 @@ class Trained(NamedTuple):
     states: list[TrainState]
 
 
-def load_arrays(spec: RunSpec, data_dir: str | None = None) -> dict[str, np.ndarray]:
-    """The run's arrays: training grey levels (binarised afresh in every step for a Bernoulli
-    likelihood), and test and validation images as evaluated (statically binarised for a
-    Bernoulli likelihood, with seeds 0 and 1)."""
-    arrays = spec.data.load(data_dir)
+def load_arrays(
+    spec: RunSpec, data_dir: str | None = None, arrays: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """The run's arrays ``[N, *event_shape]``: training values (binarised afresh in every step
+    for a binary likelihood), and test and validation examples as evaluated (statically
+    binarised for a binary likelihood, with seeds 0 and 1). ``arrays`` (``{'train', 'test'[,
+    'valid']}``) replace the spec's dataset; either way they are checked against the likelihood
+    (:func:`jvae.data.check_arrays`) and the event shape before anything compiles."""
+    if arrays is None:
+        arrays = spec.data.load(data_dir)
+    arrays = data_lib.check_arrays(arrays, spec.model.data_kind, name=spec.data.dataset)
+    shape = tuple(arrays["train"].shape[1:])
+    if shape != tuple(spec.data.event_shape):
+        raise ValueError(
+            f"the arrays hold examples of shape {shape}, but {spec.data.dataset!r} has event "
+            f"shape {tuple(spec.data.event_shape)}: pass arrays of that shape, or save yours with "
+            "numpy.savez and use dataset='npz:PATH'."
+        )
     if len(arrays["train"]) < spec.train.batch_size:
         raise ValueError(
             f"batch_size {spec.train.batch_size} exceeds the {len(arrays['train'])} training "
@@ -83,15 +96,15 @@ def load_arrays(spec: RunSpec, data_dir: str | None = None) -> dict[str, np.ndar
 
 def evaluation_images(spec: RunSpec, images: np.ndarray, seed: int) -> np.ndarray:
     """Images as a model is evaluated on them: statically binarised with ``seed`` for a
-    Bernoulli likelihood, the grey levels themselves for a discretised logistic."""
-    if spec.model.likelihood == "logistic":
+    binary likelihood (a Bernoulli), the values themselves for any other."""
+    if spec.model.data_kind != "binary":
         return np.asarray(images, np.float32)
     return np.asarray(data_lib.static_binarize(images, seed=seed))
 
 
 def build_model(spec: RunSpec, train_images: np.ndarray | None = None) -> Model:
     """The spec's model for its dataset (``train_images``: a VampPrior "data"'s inputs)."""
-    return spec.model.build(spec.data.image_shape, train_images, spec.seed)
+    return spec.model.build(spec.data.event_shape, train_images, spec.seed)
 
 
 def make_step(
@@ -112,7 +125,7 @@ def make_step(
         bound,
         objective.estimator if reweighting is None else "reparam",
         encoder_bound,
-        binarize=spec.model.likelihood == "bernoulli",  # grey levels stay grey for a logistic
+        binarize=model.data_kind == "binary",  # 8-bit and real data stay as they are
         kl_schedule=kl_schedule,
         reweighting=reweighting,
     )
@@ -264,7 +277,8 @@ def train(
       resume: continue from the latest checkpoints instead of refusing a folder that has
         them.
       progress: a progress bar on a terminal, else a line per epoch at most every minute.
-      arrays: :func:`load_arrays` already loaded.
+      arrays: ``{'train', 'test'[, 'valid']}`` in place of the spec's dataset, checked and
+        prepared by :func:`load_arrays` (binarising binary data again is harmless).
       sweep: the members' values (:func:`jvae.training.sweep.parse_sweep`); ``None``: one run.
 
     A step whose loss or gradient is not finite is skipped, and more than
@@ -284,7 +298,7 @@ def train(
     for member, folder in zip(specs, folders):
         folder.mkdir(parents=True, exist_ok=True)
         save_spec(member, folder, resume)
-    arrays = arrays or load_arrays(spec, data_dir)
+    arrays = load_arrays(spec, data_dir, arrays)
     model = build_model(spec, arrays["train"])
     steps_per_epoch = arrays["train"].shape[0] // spec.train.batch_size
     optimizer = spec.train.optimizer(steps_per_epoch)

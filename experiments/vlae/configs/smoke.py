@@ -13,7 +13,7 @@ def get_config() -> dict:
             if name in ("vae", "vlae", "pixelcnn_large_field")
         },
         overrides=dict(
-            model="vae", k=1, epochs=1, batch_size=20, nll_k=4, test_subset=10, pixelcnn_channels=4
+            model="vae", k=1, epochs=1, batch_size=20, nll_k=4, test_subset=8, pixelcnn_channels=4
         ),  # fmt: skip
         rate_samples=2,
         figure_images=3,
