@@ -16,14 +16,14 @@ turn); the tables give medians and the load average. The machine is shared: unde
 times compare shares of the CPU, and the CPU seconds of the process (all threads) compare the
 work done.
 
-``--variants`` adds the other forms of the same network, re-written here in plain JAX on the
+``--variants`` adds other forms of the same network, re-written here in plain JAX on the
 same parameters and run in the same scan: XLA's own autodiff of ``lax.conv_general_dilated``
 (NHWC and NCHW), an im2col matrix product, the library compiled with XLA's default options
 (YNNPACK convolutions), separate ``h`` and ``g`` convolutions, and the convolution gradients of
 git 47feaa8 (explicit pad, then a VALID convolution).
 
     python benchmarks/bench_conv_torch.py --name conv_torch_after
-    python benchmarks/bench_conv_torch.py --variants --configs encoder:28x28x1 --name conv_forms
+    python benchmarks/bench_conv_torch.py --variants all --configs encoder:28x28x1 --name conv_forms
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import command, describe, git_rev, machine, timed, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
-from jvae.nn.conv import DECODER_CONVS, ENCODER_CONVS, ConvBernoulli, ConvGaussian  # noqa: E402
+from jvae.nn.conv import DECODER_CONVS, ENCODER_CONVS, ConvBernoulli, ConvGaussian, conv2d  # noqa: E402
 
 BATCH, LATENT = 100, 40
 NHWC = ("NHWC", "HWIO", "NHWC")
@@ -165,8 +165,6 @@ def conv_47feaa8(x, kernel, stride, pad):
 
 def conv_library(x, kernel, stride, pad):
     """``jvae.nn.conv.conv2d`` as it is now."""
-    from jvae.nn.conv import conv2d
-
     return conv2d(x, kernel, stride, (pad, pad))
 
 
@@ -215,13 +213,16 @@ def plain_loss(kind: str, shape, conv, fused: bool):
     return loss
 
 
-# name: (convolution, h and g as one convolution of 2F outputs)
+XLA_DEFAULTS = "XLA default options"
+# name: (convolution, h and g as one convolution of 2F outputs); XLA_DEFAULTS is the library
+# compiled with plain jax.jit
 VARIANTS = {
+    XLA_DEFAULTS: (None, True),
     "lax autodiff": (conv_lax, True),
-    "lax autodiff, NCHW": (conv_nchw, True),
+    "lax autodiff NCHW": (conv_nchw, True),
     "im2col matmul": (conv_im2col, True),
     "conv2d of 47feaa8": (conv_47feaa8, False),
-    "conv2d, h and g apart": (conv_library, False),
+    "h and g apart": (conv_library, False),
 }
 
 
@@ -315,7 +316,7 @@ def torch_contenders(kind: str, shape, inputs, target, threads, steps: int) -> d
     return out
 
 
-def contenders(kind: str, shape, steps: int, threads, variants: bool):
+def contenders(kind: str, shape, steps: int, threads, variants: list[str]):
     module, loss, make_inputs = network(kind, shape)
     batches = make_inputs(steps)
     target = jax.random.uniform(jax.random.key(3), (BATCH, *shape))
@@ -330,16 +331,18 @@ def contenders(kind: str, shape, steps: int, threads, variants: bool):
 
     fns = {"jvae": jvae_run(compiler.jit(epoch_of(loss)))}
     errors = {}
-    if variants:
-        fns["jvae, XLA default options"] = jvae_run(jax.jit(epoch_of(loss)))
-        for name, (conv, fused) in VARIANTS.items():
-            variant = plain_loss(kind, shape, conv, fused)
-            got = compiler.jit(jax.value_and_grad(variant))(params, batches[0], target)
-            errors[name] = max(
-                float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
-                for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(reference))
-            )
-            fns[name] = jvae_run(compiler.jit(epoch_of(variant)))
+    for name in variants:
+        if name == XLA_DEFAULTS:
+            fns[name] = jvae_run(jax.jit(epoch_of(loss)))
+            continue
+        conv, fused = VARIANTS[name]
+        variant = plain_loss(kind, shape, conv, fused)
+        got = compiler.jit(jax.value_and_grad(variant))(params, batches[0], target)
+        errors[name] = max(
+            float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+            for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(reference))
+        )
+        fns[name] = jvae_run(compiler.jit(epoch_of(variant)))
     fns.update(torch_contenders(kind, shape, batches, target, threads, steps))
     for run in fns.values():
         run()
@@ -356,7 +359,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply steps per call")
     parser.add_argument("--torch-threads", default="2,1", help="comma-separated thread counts")
-    parser.add_argument("--variants", action="store_true", help="also time the other forms")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help=f"also time these other forms, comma-separated, or 'all': {', '.join(VARIANTS)}",
+    )
     parser.add_argument("--name", default="conv_torch")
     args = parser.parse_args()
     threads = tuple(int(t) for t in args.torch_threads.split(","))
@@ -366,7 +373,8 @@ def main() -> None:
         kind, size = config.split(":")
         shape = tuple(int(v) for v in size.split("x"))
         steps = max(1, round(STEPS[kind] * args.scale))
-        fns, flops, errors = contenders(kind, shape, steps, threads, args.variants)
+        variants = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
+        fns, flops, errors = contenders(kind, shape, steps, threads, [v for v in variants if v])
         wall = {n: [] for n in fns}
         cpu = {n: [] for n in fns}
         loads = []

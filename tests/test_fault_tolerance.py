@@ -223,7 +223,11 @@ def test_cli_rejects_batch_not_divisible_by_devices(tmp_path: pathlib.Path) -> N
         timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines() == [
+    # Building the model traces its parts abstractly (jax.eval_shape logs "Finished tracing");
+    # nothing may compile.
+    lines = proc.stderr.strip().splitlines()
+    assert not any("Compiling" in line for line in lines), lines
+    assert [line for line in lines if "Finished tracing" not in line] == [
         "jvae: error: --batch-size 12 is not divisible by the 8 devices of the data axis; "
         "use a multiple of 8."
     ]

@@ -100,16 +100,16 @@ def test_bits_per_dim():
 
 
 def test_factorised_likelihood_sums_pixels_and_broadcasts_over_samples():
-    shape, d = (8, 8), 64
-    lik = DiscretizedLogistic(ConvLogistic(shape, ((d,),), (), ((4, 3, 1),)), (3,), d)
+    shape, d = (8, 8, 1), 64
+    lik = DiscretizedLogistic(ConvLogistic(shape, ((d,),), (), ((4, 3, 1),)), (3,), shape)
     params = lik.init(jax.random.key(0, impl="rbg"))
     rng = np.random.default_rng(0)
     z = jnp.asarray(rng.normal(size=(5, 2, 3)), jnp.float32)
-    x = jnp.asarray(rng.integers(0, 256, size=(2, d)) / 256, jnp.float32)
+    x = jnp.asarray(rng.integers(0, 256, size=(2, *shape)) / 256, jnp.float32)
     log_p = jax.jit(lik.log_prob)(params, x, (z,))
     assert log_p.shape == (5, 2)
     loc, log_scale = jax.jit(lik.module.apply)({"params": params}, z[3, 1])
     per_pixel = discretized_logistic_log_prob(x[1], loc, jnp.maximum(log_scale, -7.0))
     np.testing.assert_allclose(log_p[3, 1], jnp.sum(per_pixel), rtol=1e-5)
     mean = jax.jit(lik.mean)(params, jax.random.PRNGKey(0), (z,))
-    assert mean.shape == (5, 2, d) and bool(jnp.all((mean >= 0) & (mean < 1)))
+    assert mean.shape == (5, 2, *shape) and bool(jnp.all((mean >= 0) & (mean < 1)))
