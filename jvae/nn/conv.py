@@ -27,7 +27,13 @@ XLA's canonical NHWC/HWIO form. With plain ``lax.conv_general_dilated``, XLA on 
 kernel and input gradients into canonical convolutions in a straight-line program but not
 inside a loop body, where they fall back to a naive loop: a PixelCNN training step inside the
 ``lax.scan`` of :func:`jvae.training.train.make_epoch` ran 20x slower than the same step
-alone (jax 0.10.2, 2-core AMD EPYC).
+alone, the conv encoder's 36x (jax 0.10.2, 2-core AMD EPYC). :func:`conv2d` keeps the padding
+inside each convolution (forward and both gradients), sizes the kernel gradient's window to
+exactly the kernel, never hands XLA a negative padding (it crops first: XLA's CPU convolution
+miscomputes some shapes otherwise), and a gated layer runs its two convolutions as one of
+``2 * features`` outputs; together 1.2x less CPU time per encoder step than before
+(``benchmarks/bench_conv_torch.py``). Data layout (NCHW), XLA's default YNNPACK convolutions
+and an im2col matrix product were each slower on CPU (benchmarks/README.md).
 """
 
 from __future__ import annotations
