@@ -11,7 +11,8 @@ sample axis; an autoregressive likelihood also reads ``x`` itself, by teacher fo
 sample where the mean is intractable (autoregressive decoders).
 
 A network's raw output ``[..., prod(event_shape) * P]`` (an MLP) or ``[..., *event_shape, P]``
-(a conv net) is read as ``[..., *event_shape, P]`` by :func:`event_outputs`.
+(a conv net) is read as ``[..., *event_shape, P]`` by
+:func:`jvae.components.pixels.shaped_outputs`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jvae.components.pixels import LogisticPixels
+from jvae.components.pixels import LogisticPixels, leading_shape, raw_outputs, shaped_outputs
 from jvae.distributions import bernoulli_log_prob
 from jvae.nn.mlp import BernoulliMLP, apply_rows, as_shape, dummy_inputs
 
@@ -50,27 +51,6 @@ class Likelihood(Protocol):
     def mean(
         self, params: Params, rng_key: jax.Array, inputs: tuple[jax.Array, ...]
     ) -> jax.Array: ...
-
-
-def event_outputs(
-    out: jax.Array, lead: tuple[int, ...], event_shape: tuple[int, ...], per_value: int
-) -> jax.Array:
-    """A network's raw output with leading axes ``lead`` as ``[*lead, *event_shape]`` (one
-    output per value) or ``[*lead, *event_shape, per_value]``; one-line ``ValueError`` when its
-    size is not ``prod(event_shape) * per_value``."""
-    want = math.prod(event_shape) * per_value
-    if math.prod(out.shape[len(lead) :]) != want:
-        raise ValueError(
-            f"the decoder gives {out.shape[len(lead) :]} outputs per example; a likelihood over "
-            f"{event_shape} needs {want} ({per_value} per value)."
-        )
-    tail = () if per_value == 1 else (per_value,)
-    return jnp.reshape(out, (*lead, *event_shape, *tail))
-
-
-def _lead(inputs: tuple[jax.Array, ...]) -> tuple[int, ...]:
-    """The broadcast leading shape of latent inputs ``[..., d]``."""
-    return jnp.broadcast_shapes(*(jnp.shape(u)[:-1] for u in inputs))
 
 
 def flat_events(a: jax.Array, event_shape: tuple[int, ...]) -> jax.Array:
@@ -107,8 +87,7 @@ class Bernoulli:
 
     def logits(self, params: Params, inputs: tuple[jax.Array, ...]) -> jax.Array:
         """``[..., *event_shape]``."""
-        out = apply_rows(self.module, params, *inputs)
-        return event_outputs(out, _lead(inputs), self.event_shape, 1)
+        return raw_outputs(self.module, params, inputs, self.event_shape)
 
     def log_prob(self, params: Params, x: jax.Array, inputs: tuple[jax.Array, ...]) -> jax.Array:
         logits = flat_events(self.logits(params, inputs), self.event_shape)
@@ -190,10 +169,10 @@ class DiscretizedLogistic:
 
     def outputs(self, params: Params, inputs: tuple[jax.Array, ...]) -> jax.Array:
         """``[..., *event_shape, 2]``: location and raw log-scale per value."""
-        lead, out = _lead(inputs), apply_rows(self.module, params, *inputs)
+        lead, out = leading_shape(inputs), apply_rows(self.module, params, *inputs)
         if isinstance(out, (tuple, list)):  # (loc, log_scale)
-            return jnp.stack([event_outputs(o, lead, self.event_shape, 1) for o in out], axis=-1)
-        return event_outputs(out, lead, self.event_shape, 2)
+            return jnp.stack([shaped_outputs(o, lead, self.event_shape) for o in out], axis=-1)
+        return shaped_outputs(out, lead, (*self.event_shape, 2))
 
     def log_prob(self, params: Params, x: jax.Array, inputs: tuple[jax.Array, ...]) -> jax.Array:
         log_p = self.pixels.log_prob(self.outputs(params, inputs), x)

@@ -99,26 +99,35 @@ def bits_per_dim(log_prob: jax.Array, num_dims: int) -> jax.Array:
     return -log_prob / (num_dims * math.log(2.0))
 
 
+def leading_shape(inputs: tuple[jax.Array, ...]) -> tuple[int, ...]:
+    """The broadcast leading shape of parent values ``[..., d]``."""
+    return jnp.broadcast_shapes(*(u.shape[:-1] for u in inputs))
+
+
+def shaped_outputs(out: jax.Array, lead: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array:
+    r"""A decoder's output with leading axes ``lead`` as ``[*lead, *shape]``.
+
+    The decoder may give any trailing layout of ``prod(shape)`` numbers in row-major order:
+    flat ``[..., prod(shape)]`` (an MLP head) or ``[..., H, W, C * P]`` (a convolutional head)
+    both become ``[..., H, W, C, P]`` for ``shape = (H, W, C, P)``; one-line ``ValueError``
+    for any other size.
+    """
+    got = out.shape[len(lead) :]
+    if out.shape[: len(lead)] != tuple(lead) or math.prod(got) != math.prod(shape):
+        raise ValueError(
+            f"the decoder gives {got} outputs per example for parents of leading shape {lead}; "
+            f"the likelihood needs {math.prod(shape)}, laid out as {shape}: size the decoder's "
+            "output head to the likelihood's output_shape."
+        )
+    return jnp.reshape(out, (*lead, *shape))
+
+
 def raw_outputs(
     module: nn.Module, params: Any, inputs: tuple[jax.Array, ...], shape: tuple[int, ...]
 ) -> jax.Array:
-    r"""``module``'s outputs for the parents ``inputs [..., d]`` (through
-    :func:`jvae.nn.mlp.apply_rows`), reshaped to ``[..., *shape]``.
-
-    The module may return any trailing layout of ``prod(shape)`` numbers in row-major order:
-    flat ``[..., prod(shape)]`` (an MLP head) or ``[..., H, W, C * P]`` (a convolutional head)
-    both become ``[..., H, W, C, P]`` for ``shape = (H, W, C, P)``. The leading axes ``...``
-    are the inputs' broadcast leading axes.
-    """
-    out = apply_rows(module, params, *inputs)
-    lead = jnp.broadcast_shapes(*(u.shape[:-1] for u in inputs))
-    if out.shape[: len(lead)] != lead or math.prod(out.shape[len(lead) :]) != math.prod(shape):
-        raise ValueError(
-            f"the decoder returned {out.shape} for parents with leading shape {lead}; the "
-            f"likelihood needs {math.prod(shape)} numbers per example, laid out as {shape}: "
-            f"size the decoder's output head to the likelihood's output_shape."
-        )
-    return jnp.reshape(out, (*lead, *shape))
+    """``module``'s outputs for the parents ``inputs [..., d]`` (through
+    :func:`jvae.nn.mlp.apply_rows`) as ``[..., *shape]`` (:func:`shaped_outputs`)."""
+    return shaped_outputs(apply_rows(module, params, *inputs), leading_shape(inputs), shape)
 
 
 def check_event_shape(x: jax.Array, event_shape: tuple[int, ...]) -> None:

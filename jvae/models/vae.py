@@ -67,6 +67,7 @@ LIKELIHOODS = {
 def encoder_latent_size(encoder: Any, shape: tuple[int, ...]) -> int:
     """The latent size an encoder gives for one example of ``shape`` (abstractly: nothing runs);
     one-line ``ValueError`` unless it returns ``(mean, log_scale)`` of equal shapes ``[1, d]``."""
+
     def forward() -> Any:  # key and x made inside the trace: nothing compiles
         key, x = jax.random.PRNGKey(0), jnp.zeros((1, *shape), jnp.float32)
         return encoder.apply(encoder.init(key, x), x)
