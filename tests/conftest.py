@@ -59,3 +59,10 @@ def grey_data() -> np.ndarray:
     yy, xx = np.mgrid[0:28, 0:28]
     d2 = (yy[None] - centres[:, 0, None, None]) ** 2 + (xx[None] - centres[:, 1, None, None]) ** 2
     return np.clip(np.exp(-d2 / 20.0), 0.0, 0.999).reshape(512, 28, 28, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def grey_rows(grey_data) -> np.ndarray:
+    """``grey_data`` flattened to ``[512, 784]``: the batches of a model whose event shape is
+    ``(784,)`` (``iwae_mlp`` and the other MLP models by default)."""
+    return grey_data.reshape(len(grey_data), -1)

@@ -37,16 +37,16 @@ def test_user_xla_flags_and_other_backends_get_no_options(monkeypatch):
     assert compiler.compiler_options("cpu") == compiler.CPU_OPTIONS
 
 
-def test_training_and_evaluation_match_xla_defaults(grey_data):
+def test_training_and_evaluation_match_xla_defaults(grey_rows):
     """Same losses, parameters and bounds as ``jax.jit`` with XLA's defaults, to rounding."""
     model = iwae_mlp(1)
     opt = make_optimizer(4)
     state = init_state(jax.random.key(0), model, opt)
-    x = (grey_data[:200] > 0.5).astype(np.float32)
+    x = (grey_rows[:200] > 0.5).astype(np.float32)
     epoch = make_epoch(make_train_step(model, opt, 5), 50)
     key = jax.random.key(1)
     (s_ours, m_ours), (s_xla, m_xla) = (
-        jit(epoch)(key, state, jnp.asarray(grey_data[:200])) for jit in (compiler.jit, jax.jit)
+        jit(epoch)(key, state, jnp.asarray(grey_rows[:200])) for jit in (compiler.jit, jax.jit)
     )
     np.testing.assert_allclose(m_ours["loss"], m_xla["loss"], rtol=1e-5)
     # Four Adam steps of lr 1e-3 move each weight by up to 4e-3; the two compilations round

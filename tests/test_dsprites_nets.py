@@ -60,7 +60,7 @@ def test_the_transposed_convolution_is_the_adjoint():
 
 
 def test_models_have_the_papers_sizes_and_log_weights():
-    x = jnp.zeros((3, 4096))
+    x = jnp.zeros((3, 64, 64, 1))
     for build, sizes in (
         (higgins_mlp, {"q0": 4096 * 1200 + 1200 * 1200 + 2 * 1200 * 10}),
         (burgess_conv, {"q0": 16 * 32 + 3 * 16 * 32 * 32 + 512 * 256 + 256 * 256 + 256 * 20}),
@@ -75,7 +75,7 @@ def test_models_have_the_papers_sizes_and_log_weights():
         log_weights = functools.partial(model.log_weights, num_samples=2)
         terms = jax.eval_shape(log_weights, params, jax.random.PRNGKey(1), x)
         assert [t.shape for t in terms] == [(2, 3)] * 3
-    with pytest.raises(ValueError, match="reads 64x64 images"):
+    with pytest.raises(ValueError, match="reads 64x64 grey images"):
         burgess_conv(event_shape=(28, 28, 1))
     for options in (dict(layers=2), dict(posterior="iaf")):
         with pytest.raises(ValueError, match="fixed depth|one Gaussian latent"):

@@ -241,7 +241,7 @@ class TinySprites:
                 (h, w) = (h, 3 * w) if orient else (3 * h, w)
             top, left = 4 + 10 * py, 4 + 10 * px
             self.grid[row, top : top + h, left : left + w] = 1.0
-        self.grid = self.grid.reshape(128, 4096)
+        self.grid = self.grid.reshape(128, 64, 64, 1)
 
     def sample_factors(self, rng, n):
         return np.stack([rng.integers(s, size=n) for s in self.factor_sizes], axis=1)

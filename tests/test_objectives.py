@@ -229,7 +229,7 @@ def test_reweighting_schedules_and_dispatch():
         make_kl_objective(mixture, 1, KLReweighting("free-bits", free_bits=1.0, groups=2))
 
 
-def test_kl_train_step_compiles_once_and_refuses_other_estimators(small, grey_data):
+def test_kl_train_step_compiles_once_and_refuses_other_estimators(small, grey_rows):
     model = small[0]
     optimizer = make_optimizer(10)
     reweighting = KLReweighting("capacity", capacity=5.0, capacity_steps=4, capacity_gamma=2.0)
@@ -242,7 +242,7 @@ def test_kl_train_step_compiles_once_and_refuses_other_estimators(small, grey_da
     step = jax.jit(counted)
     state = init_state(jax.random.PRNGKey(0), model, optimizer)
     for i in range(3):
-        state, metrics = step(jax.random.PRNGKey(i), state, jnp.asarray(grey_data[:16]))
+        state, metrics = step(jax.random.PRNGKey(i), state, jnp.asarray(grey_rows[:16]))
     assert len(traces) == 1 and bool(metrics["finite"]) and int(state.step) == 3
     assert float(metrics["capacity"]) == 2.5  # C at step 2 of 4
     refused = (
@@ -285,8 +285,8 @@ def test_config_chooses_the_kl_path():
 def test_train_with_controlled_capacity_from_the_command_line(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     arrays = {
-        "train": (rng.uniform(size=(64, 784)) < 0.1).astype(np.float32),
-        "test": (rng.uniform(size=(8, 784)) < 0.1).astype(np.float32),
+        "train": (rng.uniform(size=(64, 28, 28, 1)) < 0.1).astype(np.float32),
+        "test": (rng.uniform(size=(8, 28, 28, 1)) < 0.1).astype(np.float32),
     }
     monkeypatch.setattr("jvae.data.spec.load_dataset", lambda name, data_dir=None: arrays)
     flags = ["--model", "vae", "--latent-size", "10"]

@@ -130,10 +130,10 @@ PRIORS = ("sg", "mog", "vamp", "vamp-data")
 
 
 @pytest.mark.parametrize("prior", PRIORS)
-def test_every_prior_trains_with_every_bound_and_estimator_compiling_once(prior, grey_data):
-    images = grey_data[:20, :D]
+def test_every_prior_trains_with_every_bound_and_estimator_compiling_once(prior, grey_rows):
+    images = grey_rows[:20, :D]
     model = _model(prior, images)
-    data = jnp.asarray(grey_data[:8, :D])
+    data = jnp.asarray(grey_rows[:8, :D])
     for bound in (bounds.elbo, bounds.iwae):
         for estimator in ("reparam", "stl", "dreg"):
             optimizer = optax.adam(1e-2)

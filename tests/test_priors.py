@@ -78,10 +78,10 @@ def test_vampprior_log_prob_is_the_mixture_of_encoded_pseudo_inputs():
     np.testing.assert_allclose(jax.jit(model.log_prior)(params, z), want, rtol=2e-5, atol=2e-4)
 
 
-def test_vampprior_of_a_whole_dataset_is_the_aggregate_posterior(grey_data):
+def test_vampprior_of_a_whole_dataset_is_the_aggregate_posterior(grey_rows):
     """pseudo-inputs = all N data points: p(z) = (1/N) sum_i q(z | x_i), the aggregate posterior
     that ELBO surgery compares the prior with."""
-    data = grey_data[:9, :6]
+    data = grey_rows[:9, :6]
     model = _tiny_model("vamp-data", images=data, components=len(data))
     params = model.init(KEY)
     np.testing.assert_array_equal(np.sort(params["prior"]["pseudo_inputs"], 0), np.sort(data, 0))

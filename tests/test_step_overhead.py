@@ -104,7 +104,7 @@ def test_the_guarded_step_skips_and_counts_a_nonfinite_step_under_vmap():
     assert not np.array_equal(new.params["decoder"]["b"][0], states.params["decoder"]["b"][0])
 
 
-def test_kl_per_dim_is_the_analytic_kl_at_the_end_of_epoch_params(grey_data):
+def test_kl_per_dim_is_the_analytic_kl_at_the_end_of_epoch_params(grey_rows):
     """The epoch's ``kl_per_dim`` is the batch-mean closed-form KL per dimension at the final
     params, on the epoch's last batch binarised with ``fold_in(permutation key, 1)``; the step
     itself runs the encoder once (no ``kl_per_dim`` per step)."""
@@ -114,7 +114,7 @@ def test_kl_per_dim_is_the_analytic_kl_at_the_end_of_epoch_params(grey_data):
     assert step.epoch_metrics is not None
     key = jax.random.PRNGKey(3)
     state = init_state(key, model, optimizer)
-    data = jnp.asarray(grey_data[:40])
+    data = jnp.asarray(grey_rows[:40])
     _, step_metrics = jax.jit(step)(key, state, data[:10])
     assert "kl_per_dim" not in step_metrics
     epoch = jax.jit(chex.assert_max_traces(make_epoch(step, 10), n=1))
@@ -131,7 +131,7 @@ def test_kl_per_dim_is_the_analytic_kl_at_the_end_of_epoch_params(grey_data):
     assert "kl_per_dim" not in none
 
 
-def test_reference_scan_computes_jvaes_iwae_loss(rng_key, grey_data):
+def test_reference_scan_computes_jvaes_iwae_loss(rng_key, grey_rows):
     """benchmarks/reference_scan.py's loss equals jvae's IWAE bound on the same params, data
     and noise: the benchmark times the same computation."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -139,7 +139,7 @@ def test_reference_scan_computes_jvaes_iwae_loss(rng_key, grey_data):
 
     model = iwae_mlp(1)
     params = model.init(rng_key)
-    x = (jnp.asarray(grey_data[:8]) > 0.5).astype(jnp.float32)
+    x = (jnp.asarray(grey_rows[:8]) > 0.5).astype(jnp.float32)
     key = jax.random.PRNGKey(5)
     k = 4
     terms, values = model.importance_samples(params, key, x, k)

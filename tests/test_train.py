@@ -37,7 +37,7 @@ def test_paper_schedule_stages():
     assert float(schedule(3280 * 10)) == pytest.approx(1e-4, rel=1e-6)
 
 
-def test_step_and_epoch_compile_once(rng_key, grey_data):
+def test_step_and_epoch_compile_once(rng_key, grey_rows):
     model = iwae_mlp(1)
     optimizer = make_optimizer(steps_per_epoch=5)
     traces = {"step": 0}
@@ -49,7 +49,7 @@ def test_step_and_epoch_compile_once(rng_key, grey_data):
 
     jitted = jax.jit(counted)
     state = init_state(rng_key, model, optimizer)
-    data = jnp.asarray(grey_data[:20])
+    data = jnp.asarray(grey_rows[:20])
     for i in range(3):
         state, metrics = jitted(jax.random.fold_in(rng_key, i), state, data)
     assert traces["step"] == 1
@@ -58,7 +58,7 @@ def test_step_and_epoch_compile_once(rng_key, grey_data):
     epoch = jax.jit(make_epoch(step, batch_size=10))
     state = init_state(rng_key, model, optimizer)
     for _ in range(2):
-        state, _ = epoch(rng_key, state, jnp.asarray(grey_data[:40]))
+        state, _ = epoch(rng_key, state, jnp.asarray(grey_rows[:40]))
     assert epoch._cache_size() == 1
     assert int(state.step) == 8
 

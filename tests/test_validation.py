@@ -24,12 +24,12 @@ from jvae.run.validation import Validation
 from jvae.training.train import init_state, make_optimizer, make_train_step
 
 
-def test_train_step_weights_the_kl_by_the_warmup_schedule(grey_data):
+def test_train_step_weights_the_kl_by_the_warmup_schedule(grey_rows):
     model = iwae_mlp(1)
     optimizer = make_optimizer(10)
     step = jax.jit(make_train_step(model, optimizer, 3, kl_schedule=linear_kl_warmup(4)))
     state = init_state(jax.random.PRNGKey(0), model, optimizer)
-    data = jnp.asarray(grey_data[:6])
+    data = jnp.asarray(grey_rows[:6])
     for i, beta in enumerate((0.0, 0.25, 0.5)):
         key = jax.random.PRNGKey(10 + i)
         key_bin, key_z = jax.random.split(key)
@@ -53,7 +53,7 @@ def test_validation_split_early_stopping_and_the_best_epoch(tmp_path, random_mni
     monkeypatch.setattr(Validation, "elbo", lambda self, params: next(scripted))
     config = _workers.config(epochs=6, validation=48, patience=2, kl_warmup=10)
     arrays = load_arrays(config)
-    assert arrays["train"].shape == (192, 784) and arrays["valid"].shape == (48, 784)
+    assert arrays["train"].shape == (192, 28, 28, 1) and arrays["valid"].shape == (48, 28, 28, 1)
     np.testing.assert_array_equal(np.unique(arrays["valid"]), [0.0, 1.0])  # binarised once
     (state,) = run_train.train(config, tmp_path, progress=False, arrays=arrays).states
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -94,7 +94,7 @@ def test_hvae_with_vampprior_trains_and_writes_pseudo_inputs(tmp_path, random_mn
         (["--prior", "vamp", "--layers", "2"], "use --layers 1 or --architecture hvae"),
         (["--patience", "3"], "patience .* needs validation"),
         (["--latent-size", "2", "--layers", "2"], "--latent-size applies to the 1-layer"),
-        (["--validation", "240"], "leaves no training images"),
+        (["--validation", "240"], "leaves no training examples"),
     ],
 )
 def test_bad_model_flags_are_one_line_errors(tmp_path, random_mnist, capsys, flags, message):

@@ -36,7 +36,7 @@ def z1_usage(
         )
     bottom, top = latents
     x = jnp.asarray(load_arrays(spec)["test"][:images])
-    q_z1 = bottom.posterior.distribution(params["encoder"][bottom.posterior_key], (x,))
+    q_z1 = model.posterior_distribution(params, x)  # q(z1 | x), x as its encoder reads it
     z1 = q_z1.sample(jax.random.PRNGKey(0), samples)
     z2 = top.posterior.distribution(params["encoder"][top.posterior_key], (z1,)).draw(
         jax.random.PRNGKey(1)

@@ -64,12 +64,22 @@ def save_reconstructions(
     title: str,
     shape: tuple[int, ...] = (28, 28),
 ) -> None:
-    """Alternating rows of data and their reconstructions (8 per row)."""
-    n = (min(len(data), 32) // 8) * 8
+    """Alternating rows of data and their reconstructions (:func:`reconstruction_rows`)."""
+    images, columns = reconstruction_rows(data, recon)
+    save_grid(images, path, columns, title, shape)
+
+
+def reconstruction_rows(data: np.ndarray, recon: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(images, columns)``: rows of ``columns = min(8, n)`` examples alternating with their
+    reconstructions, for the first whole rows of up to 32 examples."""
+    columns = min(len(data), 8)
+    if columns == 0:
+        raise ValueError("reconstructions need at least one example.")
+    n = (min(len(data), 32) // columns) * columns
     pairs = []
-    for r in range(0, n, 8):
-        pairs.extend([data[r : r + 8], recon[r : r + 8]])
-    save_grid(np.concatenate(pairs), path, 8, title, shape)
+    for r in range(0, n, columns):
+        pairs.extend([data[r : r + columns], recon[r : r + columns]])
+    return np.concatenate(pairs), columns
 
 
 def save_lines(

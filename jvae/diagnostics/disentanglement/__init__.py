@@ -1,6 +1,6 @@
 r"""Disentanglement metrics: does each ground-truth factor live in its own code dimension?
 
-A representation :math:`r` maps ``[n, D]`` images to ``[n, d]`` codes (e.g. a model's
+A representation :math:`r` maps ``[n, *event_shape]`` images to ``[n, d]`` codes (e.g. a model's
 posterior means, :func:`posterior_mean_representation`); a
 :class:`~jvae.data.factors.FactorDataset` renders images of sampled factors
 :math:`y \in \prod_k \{0, \dots, V_k - 1\}`. Three scores:

@@ -21,8 +21,9 @@ from jvae.models.model import Model
 
 
 def raw_pixels(images: np.ndarray) -> np.ndarray:
-    """The identity representation: ``[n, D]`` images as float32 codes (a baseline)."""
-    return np.asarray(images, np.float32)
+    """The identity representation: ``[n, *event_shape]`` images flattened to ``[n, D]``
+    float32 codes (a baseline)."""
+    return np.asarray(images, np.float32).reshape(len(images), -1)
 
 
 def _principal_axes(
@@ -58,7 +59,7 @@ def pca_representation(
     factor_sizes_of(dataset)
     at_least(1, num_components=num_components, power_iterations=power_iterations)
     at_least(2, num_points=num_points)
-    images = np.asarray(
+    images = raw_pixels(
         dataset.images(sample_factors(dataset, np.random.default_rng(seed), num_points))
     )
     if num_components > min(images.shape):
@@ -76,7 +77,7 @@ def pca_representation(
         )
     )
     offset = mean @ axes.T  # r(x) = x V - mean V: no centred copy of each batch
-    return lambda x: np.asarray(x, np.float32) @ axes.T - offset
+    return lambda x: raw_pixels(x) @ axes.T - offset
 
 
 def posterior_mean_representation(model: Model, params: Any) -> Representation:

@@ -56,12 +56,13 @@ def _codes(representation: Representation, images: np.ndarray) -> np.ndarray:
     codes = np.asarray(representation(images))
     if codes.ndim != 2 or codes.shape[0] != len(images):
         raise ValueError(
-            f"the representation must map [n, D] images to finite [n, d] codes; got shape "
-            f"{codes.shape} for {len(images)} images."
+            "the representation must map [n, *event_shape] images to finite [n, d] codes; "
+            f"got shape {codes.shape} for {len(images)} images."
         )
     if not np.all(np.isfinite(codes)):
         raise ValueError(
-            "the representation must map [n, D] images to finite [n, d] codes; got NaN or inf."
+            "the representation must map [n, *event_shape] images to finite [n, d] codes; "
+            "got NaN or inf."
         )
     return codes
 
