@@ -283,3 +283,30 @@ def test_beta_vae_table_smoke(tmp_path, monkeypatch):
     monkeypatch.setattr(main, "train", lambda *a, **k: pytest.fail("trained again"))
     monkeypatch.setattr(main.dis, "all_metrics", lambda *a, **k: pytest.fail("scored again"))
     assert main.run_table(spec, root=tmp_path) == table
+
+
+@pytest.mark.slow
+def test_sandwich_table_smoke(tmp_path, grey_data, monkeypatch):
+    """The VAE row end to end: trained, L_K, AIS and BDMC measured, the row's gaps consistent
+    with its estimates, the sandwich ordered (upper above lower), read back without work."""
+    from experiments.sandwich import main
+
+    _data(monkeypatch, {"train": grey_data[:100], "test": (grey_data[400:408] > 0.5) * 1.0})
+    config = main.get_config("smoke")
+    table = main.run_table(config, root=tmp_path, only=("vae_k1",))
+    results = tmp_path / config["results"]
+    row = json.loads((results / "rows" / "vae_k1.json").read_text())
+    assert [a["steps"] for a in row["ais"]] == [1, 10] and row["examples"] == 4
+    best = {b["k"]: b["mean"] for b in row["bounds"]}[row["best_k"]]
+    assert row["best_k"] == config["max_k"]
+    for a in row["ais"]:  # a paired mean is the difference of the means
+        assert a["minus_best"] == pytest.approx(a["mean"] - best, abs=1e-6)
+    assert row["ais"][0]["equal_cost_k"] == config["ais"]["num_chains"]  # T=1: IS with K = C
+    bdmc = row["bdmc"]
+    assert bdmc["examples"] == 4 and all(b["gap"] > 0 for b in bdmc["rows"])
+    assert bdmc["iwae"]["k"] == config["max_k"]
+    assert "| VAE (k=1), 1 layer | `iwae_table` | 1 |" in table and "VLAE" not in table
+    for path in ("sandwich.png", "reports/vae_k1/ais.png", "reports/vae_k1/tightness.json"):
+        assert (results / path).stat().st_size > 0
+    monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
+    assert main.run_table(config, root=tmp_path, only=("vae_k1",)) == table  # read back

@@ -98,7 +98,7 @@ def check_annealable(model: Model, init: str = "posterior") -> None:
 
 
 def annealing_pieces(model: Model, params: Params, init: str = "posterior") -> Pieces:
-    r"""``(x [Dx], z [D]) -> (log r(z), log p(x, z))`` for one example and one chain, with
+    r"""``(x [*event_shape], z [D]) -> (log r(z), log p(x, z))`` for one example and one chain, with
     ``z`` the concatenation of the model's latents (bottom first) and :math:`r` the posterior
     :math:`q(z \mid x)` or the prior :math:`p(z)`."""
     names, sizes = model.latent_names, model.latent_sizes
@@ -181,7 +181,7 @@ def pilot_step_sizes(
     """The step-size curve of a :func:`warm_up` pilot of ``options.warmup_steps`` levels on
     fresh chains (key ``rng_key``); the constant initial step size when ``warmup_steps`` is 0
     or ``T = 1`` (no move to make: the pilot is skipped at run time)."""
-    start = jnp.zeros_like(x[:, 0]) + math.log(options.initial_step_size)
+    start = jnp.full((x.shape[0],), math.log(options.initial_step_size), x.dtype)
     moves = max(options.warmup_steps - 1, 1)
     constant = StepSizes(
         jnp.zeros((moves,), start.dtype), jnp.broadcast_to(start, (moves, *start.shape))
@@ -216,8 +216,8 @@ def ais(
     num_steps: jax.Array | int,
     options: AISOptions | None = None,
 ) -> AISResult:
-    r"""AIS estimates of :math:`\log p(x)` for a batch ``x`` ``[B, Dx]`` with T = ``num_steps``
-    (not jitted; see :func:`make_ais`).
+    r"""AIS estimates of :math:`\log p(x)` for a batch ``x`` ``[B, *event_shape]`` with
+    T = ``num_steps`` (not jitted; see :func:`make_ais`).
 
     Keys: ``k_init, k_warm, k_run = split(rng_key, 3)``; the initial points are
     :func:`initial_draw` with ``k_init`` (so with ``T = 1`` the log-weights are those of
@@ -225,7 +225,7 @@ def ais(
     (it runs whatever T, so that every T sees the same step sizes), move ``t``
     ``fold_in(k_run, t)``.
     """
-    chex.assert_rank(x, 2)
+    chex.assert_shape(x, (None, *model.event_shape))
     options = options or AISOptions()
     k_init, k_warm, k_run = jax.random.split(rng_key, 3)
     steps = pilot_step_sizes(model, params, k_warm, x, num_steps, options)
@@ -242,8 +242,8 @@ def ais(
 def make_ais(
     model: Model, options: AISOptions | None = None, mesh: Mesh | None = None
 ) -> Callable[[Params, jax.Array, jax.Array, jax.Array | int], AISResult]:
-    """Jitted ``(params, rng_key, x[B, Dx], num_steps) -> AISResult`` (:func:`ais` with its
-    choices bound); T is traced, so one compilation serves every T.
+    """Jitted ``(params, rng_key, x[B, *event_shape], num_steps) -> AISResult`` (:func:`ais`
+    with its choices bound); T is traced, so one compilation serves every T.
 
     With ``mesh``, examples are split over its ``'data'`` axis (``shard_map``; ``B`` a
     multiple of that axis), params replicated, and device ``d`` uses ``fold_in(rng_key, d)``.
@@ -343,7 +343,7 @@ def dataset_ais(
     mesh: Mesh | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-example AIS over ``data`` ``[N, Dx]``: ``{'log_px', 'stderr', 'acceptance',
+    """Per-example AIS over ``data`` ``[N, *event_shape]``: ``{'log_px', 'stderr', 'acceptance',
     'step_size'}``, each ``[N]`` (float64), plus ``'seconds'`` (wall time of the whole pass).
 
     Memory is that of one batch: ``C * batch_size`` chains at a time (one jitted call each;

@@ -50,7 +50,7 @@ def ais_sweep(
     reference: dict[int, np.ndarray] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    r"""AIS :math:`\log \hat p(x)` for each T in ``steps`` on examples ``x`` ``[N, D]``
+    r"""AIS :math:`\log \hat p(x)` for each T in ``steps`` on examples ``x`` ``[N, *event_shape]``
     (:func:`jvae.diagnostics.ais.dataset_ais`; one compilation for all T, the same key for
     every T so the pilot's step sizes and the initial draws are shared).
 

@@ -68,7 +68,7 @@ def bdmc(
     num_steps: jax.Array | int,
     options: AISOptions | None = None,
 ) -> BDMCResult:
-    r"""Forward and reverse AIS bounds for ``x`` ``[B, Dx]`` with exact posterior draws
+    r"""Forward and reverse AIS bounds for ``x`` ``[B, *event_shape]`` with exact posterior draws
     ``latents`` ``{name: [B, D_l]}`` (ancestral samples), T = ``num_steps`` (not jitted; see
     :func:`make_bdmc`).
 
@@ -76,7 +76,7 @@ def bdmc(
     sizes of one pilot (:func:`jvae.diagnostics.ais.pilot_step_sizes`), read at each level.
     """
     options = options or AISOptions()
-    chex.assert_rank(x, 2)
+    chex.assert_shape(x, (None, *model.event_shape))
     z_star = jnp.concatenate([latents[n] for n in model.latent_names], axis=-1)
     chex.assert_shape(z_star, (x.shape[0], sum(model.latent_sizes)))
     k_init, k_warm, k_fwd, k_rev = jax.random.split(rng_key, 4)
@@ -99,8 +99,8 @@ def bdmc(
 def make_bdmc(
     model: Model, options: AISOptions | None = None, mesh: Mesh | None = None
 ) -> Callable[..., BDMCResult]:
-    """Jitted ``(params, rng_key, x[B, Dx], latents, num_steps) -> BDMCResult``; T is traced
-    (one compilation for every T). With ``mesh``, examples over its ``'data'`` axis as in
+    """Jitted ``(params, rng_key, x[B, *event_shape], latents, num_steps) -> BDMCResult``; T is
+    traced (one compilation for every T). With ``mesh``, examples over its ``'data'`` axis as in
     :func:`jvae.diagnostics.ais.make_ais`. One-line ``ValueError`` for a model that cannot be
     annealed or simulated."""
     options = options or AISOptions()
@@ -156,7 +156,7 @@ def simulated_bdmc(
 
     Returns:
       ``{'lower', 'lower_stderr', 'upper', 'upper_stderr', 'acceptance'}`` (float64 ``[N]``),
-      ``'x'`` (the simulated data ``[N, Dx]``) and ``'seconds'``.
+      ``'x'`` (the simulated data ``[N, *event_shape]``) and ``'seconds'``.
     """
     ais_lib.check_steps(num_steps)
     options = options or AISOptions()

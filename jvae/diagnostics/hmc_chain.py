@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 Params = Any
-# (data row [Dx], flat latent [D]) -> (log r(z), log p(x, z)), scalars.
+# (one example [*event_shape], flat latent [D]) -> (log r(z), log p(x, z)), scalars.
 Pieces = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
 

@@ -1,6 +1,7 @@
 """Models assembled from parts, the IWAE paper's and the VampPrior paper's architectures, the
 linear-Gaussian oracle, and the configuration -> model builder."""
 
+from jvae.models.dense_decoders import dense_likelihood
 from jvae.models.hvae import tomczak_welling_hvae
 from jvae.models.iwae_nets import chain_vae, iwae_mlp
 from jvae.models.model import PRIOR_ENCODER, Latent, Model, ModelParts, assemble, check_data
@@ -14,6 +15,7 @@ __all__ = [
     "assemble",
     "chain_vae",
     "check_data",
+    "dense_likelihood",
     "iwae_mlp",
     "tomczak_welling_hvae",
     "vae",

@@ -169,8 +169,16 @@ def check_combination(spec: Any) -> None:
             f"decoder={spec.decoder!r} applies to the 1-layer iwae and the hvae architectures",
         ),
         (
-            spec.likelihood != "bernoulli" and spec.decoder == "mlp",
-            f"likelihood={spec.likelihood!r} needs decoder='conv' or 'pixelcnn'",
+            spec.likelihood != "bernoulli" and spec.architecture in DSPRITES_ARCHITECTURES,
+            f"the {spec.architecture} architecture models binary images: use "
+            "likelihood='bernoulli'",
+        ),
+        (
+            spec.likelihood != "bernoulli"
+            and spec.decoder == "mlp"
+            and spec.architecture == "hvae",
+            f"likelihood={spec.likelihood!r} with the hvae architecture needs decoder='conv' (its "
+            "MLP decoder is Bernoulli only)",
         ),
     ]
     for failed, message in fails:
@@ -239,5 +247,11 @@ def _chain_or_ladder(spec: Any, prior: Prior, event_shape: tuple[int, ...]) -> M
             likelihood=likelihood,
         )
     return iwae_mlp(
-        spec.layers, event_shape, spec.latent_size or None, prior, posterior, likelihood
+        spec.layers,
+        event_shape,
+        spec.latent_size or None,
+        prior,
+        posterior,
+        likelihood,
+        spec.likelihood,
     )

@@ -14,11 +14,12 @@ import math
 from collections.abc import Sequence
 
 from jvae.components.conditionals import GaussianConditional
-from jvae.components.likelihoods import Bernoulli, Likelihood
+from jvae.components.likelihoods import Likelihood
 from jvae.components.posteriors import GaussianPosterior, Posterior
 from jvae.components.priors import Prior, StandardNormal
+from jvae.models.dense_decoders import dense_likelihood
 from jvae.models.model import DATA, Latent, Model, ModelParts, assemble
-from jvae.nn.mlp import BernoulliMLP, GaussianMLP, as_shape
+from jvae.nn.mlp import GaussianMLP, as_shape
 
 
 def chain_vae(
@@ -27,15 +28,18 @@ def chain_vae(
     prior: Prior | None = None,
     q_z1: Posterior | None = None,
     likelihood: Likelihood | None = None,
+    likelihood_kind: str = "bernoulli",
 ) -> Model:
-    """A chain of ``L`` diagonal-Gaussian stochastic layers with a Bernoulli likelihood.
+    """A chain of ``L`` diagonal-Gaussian stochastic layers with an MLP decoder.
 
     Each ``(hidden, latent)`` in ``layers`` gives the tanh widths and the latent size of one
     stochastic layer (bottom first); the generative networks mirror them. ``prior`` (default
     standard normal) is over the top layer; ``q_z1`` replaces the Gaussian posterior of the
     first layer (an IAF or a conv posterior) and ``likelihood`` the MLP decoder of x given
-    z1 (a conv or PixelCNN decoder, :mod:`jvae.models.conv_models`). The MLPs read x
-    flattened, ``[..., prod(event_shape)]``.
+    z1 (a conv or PixelCNN decoder, :mod:`jvae.models.conv_models`); without one, the MLP
+    decoder's head serves ``likelihood_kind`` (:func:`jvae.models.dense_decoders.dense_likelihood`:
+    Bernoulli, Gaussian, discretised logistic or logistic mixture). The MLPs read x flattened,
+    ``[..., prod(event_shape)]``.
     """
     event_shape = as_shape(event_shape)
     data_dim = math.prod(event_shape)
@@ -72,8 +76,8 @@ def chain_vae(
             )
         )
     if likelihood is None:
-        decoder = BernoulliMLP(tuple(reversed(layers[0][0])), data_dim)
-        likelihood = Bernoulli(decoder, (sizes[0],), event_shape)
+        hidden = tuple(reversed(layers[0][0]))
+        likelihood = dense_likelihood(likelihood_kind, hidden, sizes[0], event_shape)
     parts = ModelParts(
         latents=tuple(latents),
         inference_order=tuple(names),
@@ -92,6 +96,7 @@ def iwae_mlp(
     prior: Prior | None = None,
     q_z1: Posterior | None = None,
     likelihood: Likelihood | None = None,
+    likelihood_kind: str = "bernoulli",
 ) -> Model:
     """The IWAE paper's networks.
 
@@ -100,7 +105,8 @@ def iwae_mlp(
     100-100-100-50, mirrored decoders (the paper's section 5 and its code's ``experiments.py``:
     200-unit layers between x and z1, 100-unit layers between z1 and z2). ``q_z1`` replaces
     the Gaussian posterior of the 1-layer model (an IAF posterior on the same encoder, see
-    :func:`jvae.models.build.make_posterior`).
+    :func:`jvae.models.build.make_posterior`). ``likelihood`` replaces the MLP decoder;
+    ``likelihood_kind`` chooses its head (:func:`chain_vae`).
     """
     if layers == 1:
         spec = [((200, 200), latent_size or 50)]
@@ -113,4 +119,4 @@ def iwae_mlp(
         spec = [((200, 200), 100), ((100, 100), 50)]
     else:
         raise ValueError(f"the IWAE paper's networks have 1 or 2 stochastic layers; got {layers}.")
-    return chain_vae(event_shape, spec, prior, q_z1, likelihood)
+    return chain_vae(event_shape, spec, prior, q_z1, likelihood, likelihood_kind)
