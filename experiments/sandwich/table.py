@@ -38,9 +38,11 @@ def specs(config: dict[str, Any]) -> dict[str, RunSpec]:
     }
 
 
-def ais_steps(config: dict[str, Any], name: str) -> int:
-    """The largest T of row ``name``."""
-    return config["row_ais_steps"].get(name, config["ais_steps"])
+def measure_options(config: dict[str, Any], name: str) -> dict[str, int]:
+    """Row ``name``'s ``examples``, ``simulated`` and largest T (``ais_steps``): the preset's,
+    or the row's own (``row_measure``)."""
+    keys = ("examples", "simulated", "ais_steps")
+    return {**{k: config[k] for k in keys}, **config["row_measure"].get(name, {})}
 
 
 def measure(
@@ -50,20 +52,21 @@ def measure(
     first ``examples`` test images, BDMC on ``simulated`` images drawn from the model; writes
     the whole tightness report (markdown, JSON, figures) to ``reports`` and returns it."""
     name = folder.name
+    sizes = measure_options(config, name)
     t0 = time.perf_counter()
     report = checkpoint_report(
         folder,
         jax.random.PRNGKey(7),
         data_dir,
-        num_examples=config["examples"],
+        num_examples=sizes["examples"],
         max_k=config["max_k"],
         snr_draws=0,
         dense_max_k=min(1000, config["max_k"]),
         log=lambda line: print(f"[{name}] {line}", flush=True),
-        ais_steps=ais_steps(config, name),
+        ais_steps=sizes["ais_steps"],
         ais_options=AISOptions(**config["ais"]),
-        ais_examples=config["examples"],
-        simulated=config["simulated"],
+        ais_examples=sizes["examples"],
+        simulated=sizes["simulated"],
     )
     report["seconds"] = round(time.perf_counter() - t0, 1)
     write_report(report, reports)
@@ -162,7 +165,13 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
         "",
         f"Test data: the first {config['examples']} binarised MNIST test images. Simulated: "
         f"{config['simulated']} images drawn from each model (z from the prior, x from the "
-        "decoder), where the BDMC upper bound holds.",
+        "decoder), where the BDMC upper bound holds."
+        + "".join(
+            f" {LABELS[name]}: {o.get('examples', config['examples'])} test and "
+            f"{o.get('simulated', config['simulated'])} simulated images, T up to "
+            f"{o.get('ais_steps', config['ais_steps'])}."
+            for name, o in config["row_measure"].items()
+        ),
         "",
         "| model | from | passes | L_1 (ELBO) | L_K | AIS, largest T | AIS − L_K (paired) | "
         "simulated: L_K | BDMC lower | BDMC upper | upper − L_K | verdict | wall time |",

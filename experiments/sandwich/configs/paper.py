@@ -22,7 +22,7 @@ def get_config() -> dict:
         simulated=1000,
         max_k=5000,
         ais_steps=10_000,
-        row_ais_steps=dict(),
+        row_measure=dict(),
         ais=dict(num_chains=16, leapfrog_steps=10, warmup_steps=20),
         workdir="runs/sandwich/paper",
         results="experiments/sandwich/results/paper",

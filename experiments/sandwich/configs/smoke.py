@@ -16,7 +16,7 @@ def get_config() -> dict:
         simulated=4,
         max_k=20,
         ais_steps=10,
-        row_ais_steps=dict(),
+        row_measure=dict(),
         ais=dict(num_chains=2, leapfrog_steps=2, warmup_steps=4),
         workdir="runs/sandwich/smoke",
         results="experiments/sandwich/results/smoke",
