@@ -73,8 +73,11 @@ def measure(
     return report
 
 
-def _equal_cost_k(ks: list[int], evaluations: int) -> int:
-    """The K of the sweep nearest (in log) to an AIS run's evaluations per example."""
+def equal_cost_k(ks: list[int], evaluations: int) -> int | None:
+    """The K of the sweep nearest (in log) to an AIS run's evaluations per example; ``None``
+    beyond twice the largest K (no importance-sampling estimate of comparable cost)."""
+    if evaluations > 2 * max(ks):
+        return None
     return min(ks, key=lambda k: abs(math.log(k) - math.log(max(evaluations, 1))))
 
 
@@ -89,8 +92,10 @@ def summarise(
     ais_rows = []
     for row, values in zip(annealed["rows"], annealed["per_example"].values(), strict=True):
         cost = max(row["gradient_evaluations"], annealed["options"]["num_chains"])  # T=1: K=C
-        k_eq = _equal_cost_k(ks, cost)
-        diff = np.asarray(values, np.float64) - np.asarray(per_k[k_eq], np.float64)
+        k_eq = equal_cost_k(ks, cost)
+        diff = None
+        if k_eq is not None:
+            diff = np.asarray(values, np.float64) - np.asarray(per_k[k_eq], np.float64)
         ais_rows.append(
             {
                 **{key: row[key] for key in ("steps", "mean", "stderr", "acceptance", "seconds")},
@@ -98,8 +103,10 @@ def summarise(
                 "minus_best": row["minus_best"],
                 "minus_best_stderr": row["minus_best_stderr"],
                 "equal_cost_k": k_eq,
-                "minus_equal_cost": float(diff.mean()),
-                "minus_equal_cost_stderr": float(diff.std(ddof=1) / math.sqrt(diff.size)),
+                "minus_equal_cost": None if diff is None else float(diff.mean()),
+                "minus_equal_cost_stderr": None
+                if diff is None
+                else float(diff.std(ddof=1) / math.sqrt(diff.size)),
             }
         )
     return {
@@ -205,21 +212,25 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
         "## AIS by T, and importance sampling at equal cost",
         "",
         "Evaluations per example: AIS counts gradient evaluations of log p(x, z) (C chains x "
-        "(T − 1 + pilot) x (leapfrog + 1)); L_K counts K forward passes. A gradient costs about "
-        "2-3 forward passes, so 'equal cost' favours importance sampling. AIS − L_K at equal "
-        "cost is paired over the same images (positive: AIS is the tighter bound).",
+        "(T − 1 + pilot) x (leapfrog + 1)); at T = 1 it is importance sampling with K = C "
+        "forward passes; L_K counts K forward passes. A gradient costs about 2-3 forward "
+        "passes, so 'equal cost' favours importance sampling. AIS − L_K at equal cost is "
+        "paired over the same images (positive: AIS is the tighter bound); '–' where AIS "
+        f"spends more than twice the largest K ({config['max_k']}).",
         "",
         "| model | T | AIS | acceptance | evaluations | AIS − L_Kmax | L_K at equal cost: K | "
         "AIS − L_K | seconds |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in done:
+        chains = rows[name]["ais_options"]["num_chains"]
         for a in rows[name]["ais"]:
             acc = "–" if a["acceptance"] is None else f"{a['acceptance']:.2f}"
+            cost = f"{a['gradient_evaluations']:,}" if a["steps"] > 1 else f"{chains} forward"
+            k_eq = "–" if a["equal_cost_k"] is None else a["equal_cost_k"]
             lines.append(
                 f"| {LABELS[name]} | {a['steps']} | {_pm(a['mean'], a['stderr'])} | {acc} | "
-                f"{a['gradient_evaluations']:,} | {_pm(a['minus_best'], a['minus_best_stderr'])} "
-                f"| {a['equal_cost_k']} | "
+                f"{cost} | {_pm(a['minus_best'], a['minus_best_stderr'])} | {k_eq} | "
                 f"{_pm(a['minus_equal_cost'], a['minus_equal_cost_stderr'])} | {a['seconds']} |"
             )
     lines += [
