@@ -17,7 +17,15 @@ from jvae.run import experiment
 from jvae.run.spec import RunSpec
 
 ROOT = pathlib.Path(__file__).parents[1]  # on pytest's path (pyproject: pythonpath)
-EXPERIMENTS = ("iwae_table", "bounds_mnist", "vampprior", "vlae", "elbo_surgery", "beta_vae")
+EXPERIMENTS = (
+    "iwae_table",
+    "bounds_mnist",
+    "vampprior",
+    "vlae",
+    "elbo_surgery",
+    "beta_vae",
+    "colour",
+)
 
 
 def _data(monkeypatch, arrays):
@@ -310,3 +318,40 @@ def test_sandwich_table_smoke(tmp_path, grey_data, monkeypatch):
         assert (results / path).stat().st_size > 0
     monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
     assert main.run_table(config, root=tmp_path, only=("vae_k1",)) == table  # read back
+
+
+@pytest.mark.slow
+def test_colour_table_smoke(tmp_path, monkeypatch):
+    """The colour table on the bundled photo patches: the Gaussian row trains on patches
+    dequantised within their 1/256 bins and reports the 8-bit NLL (the density's plus D log 256);
+    every row has its figure; a rerun reads every row back."""
+    from experiments.colour import main
+    from jvae.data.packaged import photo_patch_levels
+
+    config = main.get_config("smoke")
+    table = main.run_table(config, root=tmp_path)
+    results = tmp_path / config["results"]
+    lines = [line for line in table.splitlines() if line.startswith(("| conv", "| pixelcnn"))]
+    assert [line.split("|")[1].strip() for line in lines] == list(config["rows"])
+    assert "| 3.03 (Gated PixelCNN, van den Oord et al. 2016) |" in lines[-1]
+    levels = photo_patch_levels()
+    with np.load(tmp_path / config["workdir"] / "dequantized.npz") as dequantized:
+        for split in ("train", "test"):
+            u = dequantized[split].astype(np.float64) * 256 - levels[split]
+            assert u.min() >= 0.0 and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.01
+    dims = 32 * 32 * 3
+    for name in config["rows"]:
+        row = json.loads((results / "rows" / f"{name}.json").read_text())
+        assert np.isfinite(row["nll"]) and row["kl"] > -0.5 and row["passes"] == 1
+        assert row["bits_per_dim"] == pytest.approx(row["nll"] / (dims * np.log(2.0)), rel=1e-5)
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+        assert row["dequantized"] == (name == "conv_gaussian")
+    gaussian = json.loads((results / "rows" / "conv_gaussian.json").read_text())
+    assert gaussian["nll"] - gaussian["density_nll"] == pytest.approx(dims * 8 * np.log(2.0))
+    assert (
+        json.loads((results / "rows" / "pixelcnn_large_field.json").read_text())["receptive_field"]
+        == 3
+    )
+    assert not list(results.rglob("checkpoints"))
+    monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
+    assert main.run_table(config, root=tmp_path) == table

@@ -181,7 +181,10 @@ def pilot_step_sizes(
     """The step-size curve of a :func:`warm_up` pilot of ``options.warmup_steps`` levels on
     fresh chains (key ``rng_key``); the constant initial step size when ``warmup_steps`` is 0
     or ``T = 1`` (no move to make: the pilot is skipped at run time)."""
-    start = jnp.full((x.shape[0],), math.log(options.initial_step_size), x.dtype)
+    # derived from x, so that under shard_map it varies over the devices as the pilot's carry
+    start = jnp.zeros_like(jnp.reshape(x, (x.shape[0], -1))[:, 0]) + math.log(
+        options.initial_step_size
+    )
     moves = max(options.warmup_steps - 1, 1)
     constant = StepSizes(
         jnp.zeros((moves,), start.dtype), jnp.broadcast_to(start, (moves, *start.shape))

@@ -80,9 +80,11 @@ def evaluate_run(
         "unit_variances": [u["variances"].round(5).tolist() for u in units],
         "eval_seconds": round(eval_seconds, 1),
         "test_examples": int(len(test)),
+        # a probability of 8-bit values, in bits per value (a density of real values has none:
+        # for dequantised 8-bit data see jvae.components.dequantized_bits_per_dim)
         "bits_per_dim": (
             -table[nll_k]["mean"] / (model.data_dim * math.log(2.0))
-            if spec.model.likelihood == "logistic"
+            if model.data_kind == "8bit"
             else None
         ),
     }
