@@ -25,6 +25,7 @@ EXPERIMENTS = (
     "elbo_surgery",
     "beta_vae",
     "colour",
+    "sandwich",
 )
 
 

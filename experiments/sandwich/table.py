@@ -262,7 +262,10 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
         "- The verdict reads the BDMC sandwich on simulated data: when the gap between the two "
         "bounds is small, upper − L_K bounds how many nats the reported L_K misses.",
         f"- Machine: {machine}. Wall times include compilation and are upper bounds.",
-        "- Per-model reports (markdown, JSON, figures): `reports/<row>/`; figure `sandwich.png`.",
+        "- Per-model reports (markdown, JSON, figures): `reports/<row>/`.",
+        "",
+        "![Every estimate against the evaluations it spent (left: test images; right: the "
+        "BDMC bounds on simulated images), relative to each model's L_Kmax](sandwich.png)",
         "",
     ]
     return "\n".join(lines)
