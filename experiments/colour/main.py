@@ -24,21 +24,9 @@ import numpy as np
 from experiments import runner
 from experiments.colour.configs import PRESETS, get_config
 from experiments.colour.table import markdown, specs, summarise
-from jvae.diagnostics.rate import rate_distortion
+from experiments.vlae.main import rates  # a trained run's model, test images and rates
 from jvae.reports.figures import save_grid
-from jvae.run.evaluate import load_run
 from jvae.run.spec import RunSpec
-from jvae.run.train import load_arrays
-
-
-def measure(folder: pathlib.Path, config: dict, data_dir: str | None) -> dict[str, Any]:
-    """The trained run of ``folder``: its model, parameters, test tiles (as evaluated) and the
-    rate and distortion of each (``config['rate_samples']`` draws, key ``seed + 3``)."""
-    spec, model, params = load_run(folder)
-    test = load_arrays(spec, data_dir)["test"]
-    key = jax.random.PRNGKey(spec.seed + 3)
-    rate = rate_distortion(model, params, key, test, config["rate_samples"])
-    return dict(model=model, params=params, test=test, key=key, rate=rate)
 
 
 def save_row_figure(run: dict[str, Any], count: int, title: str, path: pathlib.Path) -> None:
@@ -65,14 +53,14 @@ def run_table(
     measured: dict[str, dict[str, Any]] = {}
 
     def summarise_row(folder: pathlib.Path, spec: RunSpec, result: dict) -> dict:
-        measured[folder.name] = measure(folder, config, data_dir)
+        measured[folder.name] = rates(folder, config, data_dir)
         return summarise(folder, spec, result, measured[folder.name]["rate"])
 
     def draw(name: str, rows: dict[str, dict]) -> None:
         path = table.results / "figures" / f"{name}.png"
         if path.exists() or not (table.folder(name) / "eval.json").exists():
             return
-        run = measured.get(name) or measure(table.folder(name), config, data_dir)
+        run = measured.get(name) or rates(table.folder(name), config, data_dir)
         title = f"{name}: test tiles / reconstructions / samples"
         save_row_figure(run, config["figure_images"], title, path)
 
