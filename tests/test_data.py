@@ -161,7 +161,7 @@ def test_load_mnist_arrays(mnist: dict[str, np.ndarray]) -> None:
     for split in ("train", "test"):
         x, y = mnist[split], mnist[f"{split}_labels"]
         assert x.dtype == np.float32 and y.dtype == np.int64 and len(y) == len(x)
-        assert x.min() >= 0.0 and x.max() < 1.0
+        assert x.min() == 0.0 and x.max() == 1.0  # the bytes / 255: a full stroke is 1
         assert abs(float(x.mean()) - 0.13) < 0.01
         assert set(np.unique(y).tolist()) == set(range(10))
 
@@ -172,10 +172,16 @@ def test_load_mnist_matches_pickle_order(
     with gzip.open(mnist_dirs[0] / "mnist" / mnist_lib.MNIST_FILENAME, "rb") as f:
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = pickle.load(f, encoding="latin1")
     images = {"train": np.concatenate([x_tr, x_va]), "test": x_te}  # rows of 784, row-major
-    np.testing.assert_array_equal(mnist["train"], images["train"].reshape(-1, 28, 28, 1))
+    as_stored = data.load_mnist(mnist_dirs[0], tfds_data_dir=mnist_dirs[1], scale=256)
+    for split, x in images.items():
+        np.testing.assert_array_equal(as_stored[split], x.reshape(-1, 28, 28, 1))
+        stored_bytes = x.reshape(-1, 28, 28, 1).astype(np.float64) * 256
+        np.testing.assert_array_equal(stored_bytes, np.rint(stored_bytes))  # the pickle: b / 256
+        np.testing.assert_allclose(mnist[split] * 255.0, stored_bytes, atol=2e-4)  # ours: b / 255
     np.testing.assert_array_equal(mnist["train_labels"], np.concatenate([y_tr, y_va]))
-    np.testing.assert_array_equal(mnist["test"], images["test"].reshape(-1, 28, 28, 1))
     np.testing.assert_array_equal(mnist["test_labels"], y_te)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        data.load_mnist(mnist_dirs[0], tfds_data_dir=mnist_dirs[1], scale=100)
 
 
 def test_load_dataset_split_validation(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import jvae.data.spec
+from experiments import runner
 from jvae.run import experiment
 from jvae.run.spec import RunSpec
 
@@ -31,7 +32,9 @@ EXPERIMENTS = (
 
 def _data(monkeypatch, arrays):
     """Every run (and the surgery's images) loads ``arrays`` as its dataset."""
-    monkeypatch.setattr(jvae.data.spec, "load_dataset", lambda name, data_dir=None: arrays)
+    monkeypatch.setattr(
+        jvae.data.spec, "load_dataset", lambda name, data_dir=None, **options: arrays
+    )
 
 
 def _regenerated(markdown, config: dict, rows: dict, committed: str) -> str:
@@ -46,8 +49,6 @@ def _regenerated(markdown, config: dict, rows: dict, committed: str) -> str:
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_committed_cpu_tables_regenerate_from_their_rows(name):
-    from experiments import runner
-
     configs = importlib.import_module(f"experiments.{name}.configs")
     table = importlib.import_module(f"experiments.{name}.table")
     config = configs.get_config("cpu")
@@ -69,6 +70,9 @@ def test_experiments_run_as_modules(monkeypatch, capsys):
     assert "--kl-threshold" in out
     modules = {f"experiments.{name}": "--preset" for name in EXPERIMENTS}
     modules["experiments.vlae.prior_width"] = "--prior-draws"
+    modules["experiments.paper_cost"] = "--preset"
+    modules["experiments.iwae_table.differences"] = "--preset"
+    modules["experiments.iwae_table.grey_levels"] = "--k"
     for module, flag in modules.items():
         monkeypatch.setattr(sys, "argv", [module, "--help"])
         with pytest.raises(SystemExit) as done:
@@ -124,6 +128,29 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     (results / "rows" / control).unlink()
     only = main.run_table(spec, root=tmp_path, only=("mnist_l1_iwae_k5",))
     assert "## Controls" not in only and only.split("\n\n")[:2] == table.split("\n\n")[:2]
+
+
+@pytest.mark.slow
+def test_iwae_paper_code_differences_smoke(tmp_path, grey_data, monkeypatch):
+    """Each difference from the paper's code trains as its own run per seed, with exactly its
+    field changed; the table's paired differences are the rows' NLL differences, seed by seed."""
+    from experiments.iwae_table import differences
+
+    _data(monkeypatch, {"train": grey_data[:100], "test": grey_data[400:408]})
+    config = differences.get_config("smoke")
+    table = differences.run_table(config, root=tmp_path)
+    rows = runner.read_rows(tmp_path / config["results"] / "differences")
+    assert sorted(rows) == [f"{v}/seed{s}" for v in ("base", "beta1", "grey255") for s in (0, 1)]
+    assert {rows[f"grey255/seed{s}"]["mnist_scale"] for s in (0, 1)} == {255}
+    assert {(r["mnist_scale"], r["adam_b1"]) for n, r in rows.items() if "base" in n} == {
+        (256, 0.9)
+    }
+    assert rows["beta1/seed1"]["adam_b1"] == 0.99 and rows["beta1/seed1"]["mnist_scale"] == 256
+    line = next(x for x in table.splitlines() if x.startswith("| Adam beta1 0.99 |"))
+    paired = [rows[f"beta1/seed{s}"]["nll"] - rows[f"base/seed{s}"]["nll"] for s in (0, 1)]
+    assert line.endswith(f"| {np.mean(paired):+.2f} ({paired[0]:+.2f}, {paired[1]:+.2f}) |")
+    monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
+    assert differences.run_table(config, root=tmp_path) == table  # read back
 
 
 def _must_not_train(spec, workdir, data_dir=None, resume=False, progress=True, sweep=None):
@@ -356,3 +383,76 @@ def test_colour_table_smoke(tmp_path, monkeypatch):
     assert not list(results.rglob("checkpoints"))
     monkeypatch.setattr(experiment, "train_and_evaluate", _must_not_train)
     assert main.run_table(config, root=tmp_path) == table
+
+
+@pytest.mark.slow
+def test_paper_cost_smoke(tmp_path, monkeypatch):
+    """The projection of an IWAE-table and a sandwich row of the paper presets: each row's hours
+    follow from its measured speeds and the preset's passes, K and images (AIS over the ladder
+    of T, BDMC's two chains); no dataset is read; a rerun reads the rows back."""
+    from experiments.paper_cost import main
+    from experiments.paper_cost import table as cost
+    from jvae.diagnostics.ais import gradient_evaluations
+
+    monkeypatch.setattr(jvae.data.spec, "load_dataset", _must_not_load)
+    config = main.get_config("smoke")
+    table = main.run_table(config, root=tmp_path)
+    rows = runner.read_rows(tmp_path / config["results"])
+    assert sorted(rows) == ["iwae_table/mnist_l2_iwae_k5", "sandwich/vae_k1"]
+    deep = rows["iwae_table/mnist_l2_iwae_k5"]
+    assert (deep["passes"], deep["steps_per_pass"], deep["nll_k"], deep["test_images"]) == (
+        3280, 3000, 5000, 10_000)  # fmt: skip
+    assert deep["train_hours"] == pytest.approx(
+        3280 * 3000 / deep["steps_per_s"] / 3600, rel=0.01, abs=0.01
+    )
+    assert deep["eval_hours"] == pytest.approx(
+        deep["nll_seconds_per_sample"] * 5000 * 10_000 / 3600, rel=0.01, abs=0.01
+    )
+    sandwich = rows["sandwich/vae_k1"]
+    paper = importlib.import_module("experiments.sandwich.configs").get_config("paper")
+    assert cost.ais_ladder(paper["ais_steps"]) == [1, 10, 100, 1000, 10_000]
+    evaluations = sum(gradient_evaluations(t) for t in cost.ais_ladder(10_000))
+    chains = paper["examples"] + 2 * paper["simulated"]
+    assert sandwich["ais_hours"] == pytest.approx(
+        sandwich["ais_seconds_per_evaluation"] * evaluations * chains / 3600, rel=0.01, abs=0.01
+    )
+    assert sandwich["eval_hours"] > sandwich["ais_hours"] > 0
+    assert "| iwae_table | 1 |" in table and "| sandwich | vae_k1 | mnist | 20 | 3,280 |" in table
+    monkeypatch.setattr(main, "measure_row", _must_not_measure)
+    assert main.run_table(config, root=tmp_path) == table
+
+
+def _must_not_load(name, data_dir=None):
+    raise AssertionError(f"the cost projection read dataset {name}")
+
+
+def _must_not_measure(*args, **kwargs):
+    raise AssertionError("a measured row was measured again")
+
+
+def test_grey_level_worth_pairs_the_two_binarisations(tmp_path, monkeypatch):
+    """MNIST's b/256 and b/255 test sets share their draws (a pixel only turns on: full
+    strokes that b/256 drops), and the reported difference is the paired one."""
+    from experiments.iwae_table.grey_levels import grey_level_worth
+    from jvae.run.train import train
+
+    levels = np.random.default_rng(0).choice([0, 128, 250, 255], size=(60, 28, 28, 1))
+    monkeypatch.setattr(
+        jvae.data.spec,
+        "load_dataset",
+        lambda name, data_dir=None, scale=255: {
+            "train": (levels[:40] / scale).astype(np.float32),
+            "test": (levels[40:] / scale).astype(np.float32),
+        },
+    )
+    spec = RunSpec.from_preset("smoke", epochs=1, batch_size=20, k=1, nll_k=4, mnist_scale=256)
+    train(spec, tmp_path / "run", progress=False)
+    worth = grey_level_worth(tmp_path / "run", (1, 3))
+    assert worth["trained_on_mnist_scale"] == 256 and worth["only_zero_to_one"]
+    # each b = 255 pixel differs with probability 1/256, b = 250 with 250/255 - 250/256
+    expected = 784 / 4 * (1 / 256 + 250 / 255 - 250 / 256)  # a quarter of pixels each
+    assert 0 < worth["differing_pixels_per_image"] < 10 * expected
+    for k in (1, 3):
+        row = worth[f"L{k}"]
+        assert row["diff"] == pytest.approx(row["rescaled"] - row["stored"], abs=1e-9)
+        assert row["se"] >= 0.0

@@ -189,12 +189,15 @@ FLAT_CONFIG = {
 
 def test_a_results_folder_of_the_flat_config_loads_and_resumes(tmp_path, grey_data):
     """Folders written before the specs (a flat config.json) load, and resume under the
-    same run given as specs: the renamed and retired fields map, nothing else differs."""
+    same run given as specs: the renamed and retired fields map, a field added since takes the
+    value the run had (MNIST's b / 256), nothing else differs; a resume on today's default
+    MNIST (b / 255) is refused, naming the field."""
     arrays = {"train": grey_data[:80], "test": (grey_data[80:100] > 0.5).astype(np.float32)}
     spec = RunSpec.from_json(json.dumps(FLAT_CONFIG))
-    assert spec == RunSpec.from_preset(
+    today = RunSpec.from_preset(
         "paper", k=1, decoder_bias="data_mean", model="iwae", layers=1, dataset="mnist"
     )
+    assert spec.differences(today) == {"mnist_scale": (256, 255)}
     small = spec.replace(epochs=1, nll_k=4)
     train(small, tmp_path, progress=False, arrays=arrays)
     (tmp_path / "config.json").write_text(json.dumps({**FLAT_CONFIG, "epochs": 1}))
@@ -202,8 +205,35 @@ def test_a_results_folder_of_the_flat_config_loads_and_resumes(tmp_path, grey_da
     assert loaded == spec.replace(epochs=1)
     # resumed with a learning curve of the test ELBO switched on (a change resume allows)
     resumed = small.replace(epochs=2, curve_every=1)
+    with pytest.raises(ValueError, match=r"differs from .* in mnist_scale \(saved 256, now 255\)"):
+        train(
+            resumed.replace(mnist_scale=255), tmp_path, resume=True, progress=False, arrays=arrays
+        )
     (state,) = train(resumed, tmp_path, resume=True, progress=False, arrays=arrays).states
     assert int(state.step) == 2 * (80 // 20)
     assert json.loads((tmp_path / "config.json").read_text())["objective"]["k"] == 1
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert "test_elbo" not in records[0] and records[1]["test_elbo"] < 0.0
+
+
+@pytest.mark.parametrize("b1", [0.9, 0.99])
+def test_adam_b1_reaches_the_optimizer(b1):
+    """Three steps of the spec's Adam on f(w) = sum(a w^2 / 2) against a float64 Adam written
+    out (m, v from zero, bias-corrected): the IWAE code's beta1 0.99 is the one applied."""
+    from jvae.training.spec import TrainSpec
+
+    a = np.array([0.5, 2.0, -3.0])
+    w = np.array([1.0, -1.0, 0.5])
+    opt = TrainSpec(adam_b1=b1, lr_schedule="constant", learning_rate=0.1).optimizer(10)
+    params = jnp.asarray(w, jnp.float32)
+    state = opt.init(params)
+    m = v = np.zeros(3)
+    for t in range(1, 4):
+        grad = a * w
+        m, v = b1 * m + (1 - b1) * grad, 0.999 * v + 0.001 * grad**2
+        w = w - 0.1 * (m / (1 - b1**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-4)
+        updates, state = opt.update(jnp.asarray(a, jnp.float32) * params, state, params)
+        params = params + updates
+    np.testing.assert_allclose(np.asarray(params), w, rtol=1e-5)
+    with pytest.raises(ValueError, match="adam_b1 must be in"):
+        TrainSpec(adam_b1=1.0)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import numpy as np
 
 from jvae.data.checks import check_arrays
 from jvae.data.files import DataError
+from jvae.data.mnist import MNIST_SCALES
 from jvae.data.names import DATASETS, check_dataset_name, dataset_event_shape, load_dataset
-from jvae.options import check_at_least, option
+from jvae.options import check_at_least, check_choice, option
 
 _TFDS_DEFAULTS = {"image_feature": "", "train_split": "train", "test_split": "test"}
 
@@ -26,7 +28,9 @@ class DataSpec:
     its examples). ``validation`` examples are carved from the end of the training set (for
     MNIST, 10,000 are exactly the pickle's validation split, as an npz file's ``validation``
     array is); ``train_subset`` then keeps the first training examples and ``test_subset`` the
-    first test examples (0: all).
+    first test examples (0: all). ``mnist_scale`` is MNIST's grey-level scale (a pixel's byte
+    b as b / 255, the original files' values, or b / 256, the pickle's:
+    :func:`~jvae.data.load_mnist`).
 
     >>> DataSpec("photo-patches").event_shape
     (32, 32, 3)
@@ -45,9 +49,19 @@ class DataSpec:
     )
     train_split: str = option("train", "tfds: split to train on (a slice too: train[:45000])")
     test_split: str = option("test", "tfds: split to test on (a slice too: train[45000:])")
+    mnist_scale: int = option(
+        255, "mnist: grey level b/255 (the original files, the IWAE paper's code) or b/256 "
+        "(the pickle's values, jvae's MNIST before 2026-12-04)", MNIST_SCALES,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         check_dataset_name(self.dataset)
+        check_choice("mnist_scale", self.mnist_scale, MNIST_SCALES)
+        if self.dataset != "mnist" and self.mnist_scale != 255:
+            raise ValueError(
+                f"mnist_scale is an option of dataset='mnist', not of {self.dataset!r}. Fix: "
+                "leave it unset."
+            )
         for name in ("train_subset", "test_subset", "validation"):
             check_at_least(name, getattr(self, name), 0)
         if not self.dataset.startswith("tfds:"):
@@ -58,7 +72,9 @@ class DataSpec:
                     f"dataset={self.dataset!r}. Fix: leave them unset."
                 )
 
-    def _tfds_options(self) -> dict[str, str]:
+    def _loader_options(self) -> dict[str, Any]:
+        if self.dataset == "mnist" and self.mnist_scale != 255:  # the loader's default
+            return {"scale": self.mnist_scale}
         if not self.dataset.startswith("tfds:"):
             return {}
         return {k: getattr(self, k) for k in _TFDS_DEFAULTS}
@@ -75,7 +91,7 @@ class DataSpec:
         ``data_kind='real'``: non-empty, finite, one event shape; one-line
         :class:`~jvae.data.DataError`). ``data_dir``: the bundled datasets' source files, or
         the TFDS directory of a ``tfds:`` dataset."""
-        arrays = load_dataset(self.dataset, data_dir, **self._tfds_options())
+        arrays = load_dataset(self.dataset, data_dir, **self._loader_options())
         train, test = arrays["train"], arrays["test"]
         out = {}
         if self.validation:

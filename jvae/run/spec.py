@@ -64,6 +64,14 @@ ARCHITECTURE_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # Fields of older, flat config.json files: renamed, or gone (evaluation batching is now chosen
 # from a memory budget by the evaluators themselves).
 _RENAMED = {"beta": "ciwae_beta"}
+
+
+def _added(saved: dict[str, Any]) -> dict[str, Any]:
+    """Fields added since runs were first saved, with the value a saved run had: MNIST was
+    read as the pickle's b / 256 until the default became the original files' b / 255."""
+    return {"mnist_scale": 256} if saved.get("dataset", "mnist") == "mnist" else {}
+
+
 _RETIRED = ("eval_batch", "nll_chunk")
 
 
@@ -161,12 +169,14 @@ class RunSpec:
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
         """A saved run: nested (this version) or flat (``config.json`` of earlier versions,
-        whose retired fields are dropped and renamed ones mapped)."""
+        whose retired fields are dropped and renamed ones mapped). A field added since a run
+        was saved takes the value the run had (:func:`_added`), so it resumes and evaluates on
+        what it was trained on."""
         saved = json.loads(text)
         if all(part in saved and isinstance(saved[part], dict) for part in SPECS):
             flat = {k: v for k, v in saved.items() if k not in SPECS}
             for part in SPECS:
                 flat.update(saved[part])
-            return cls.from_flat(flat)
-        flat = {_RENAMED.get(k, k): v for k, v in saved.items() if k not in _RETIRED}
-        return cls.from_flat(flat)
+        else:
+            flat = {_RENAMED.get(k, k): v for k, v in saved.items() if k not in _RETIRED}
+        return cls.from_flat({**_added(flat), **flat})

@@ -92,12 +92,16 @@ def learning_rate_schedule(
 
 
 def make_optimizer(
-    steps_per_epoch: int, base_lr: float = 1e-3, schedule: str = "paper", eps: float = 1e-4
+    steps_per_epoch: int,
+    base_lr: float = 1e-3,
+    schedule: str = "paper",
+    eps: float = 1e-4,
+    b1: float = 0.9,
 ) -> optax.GradientTransformation:
-    """Adam (beta1 0.9, beta2 0.999, ``eps``; the IWAE paper's 1e-4 by default) with the named
-    :func:`learning_rate_schedule`."""
+    """Adam (``b1``, beta2 0.999, ``eps``; the IWAE paper's 0.9 and 1e-4 by default) with the
+    named :func:`learning_rate_schedule`."""
     lr = learning_rate_schedule(steps_per_epoch, base_lr, schedule)
-    return optax.adam(lr, b1=0.9, b2=0.999, eps=eps)
+    return optax.adam(lr, b1=b1, b2=0.999, eps=eps)
 
 
 def init_state(

@@ -3,6 +3,8 @@ test NLL is L_4: on the tests' 8 test images (the fewest the reconstruction figu
 memory planner's two trial shapes (4 and 8 images x 4 draws) include the whole evaluation, so
 nothing more compiles."""
 
+from experiments.iwae_table.configs import PAPER_RUN
+
 
 def get_config() -> dict:
     return dict(
@@ -22,6 +24,14 @@ def get_config() -> dict:
         ),
         layer_overrides={},
         overrides=dict(epochs=1, nll_k=4, decoder_bias="data_mean"),
+        differences=dict(
+            summary="1 layer, k=1, the data-mean output bias",
+            base=dict(PAPER_RUN, epochs=1, nll_k=4),
+            variants=dict(grey255=dict(mnist_scale=255), beta1=dict(adam_b1=0.99)),
+            labels=dict(grey255="MNIST grey levels b/255", beta1="Adam beta1 0.99"),
+            seeds=(0, 1),
+            base_seeds=(0, 1),
+        ),  # fmt: skip
         workdir="runs/iwae_table/smoke",
         results="experiments/iwae_table/results/smoke",
     )

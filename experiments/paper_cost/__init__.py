@@ -1,0 +1,1 @@
+"""What every experiment's ``paper`` preset would cost on this machine, from measured speed."""
