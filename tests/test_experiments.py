@@ -27,6 +27,7 @@ EXPERIMENTS = (
     "beta_vae",
     "colour",
     "sandwich",
+    "paper_cost",
 )
 
 
@@ -47,11 +48,19 @@ def _regenerated(markdown, config: dict, rows: dict, committed: str) -> str:
     return markdown(config, rows, found[1] if found else mark)
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
-def test_committed_cpu_tables_regenerate_from_their_rows(name):
+COMMITTED = [
+    (name, preset)
+    for name in EXPERIMENTS
+    for preset in ("cpu", "paper")
+    if (ROOT / "experiments" / name / "results" / preset / "table.md").exists()
+]
+
+
+@pytest.mark.parametrize(("name", "preset"), COMMITTED)
+def test_committed_tables_regenerate_from_their_rows(name, preset):
     configs = importlib.import_module(f"experiments.{name}.configs")
     table = importlib.import_module(f"experiments.{name}.table")
-    config = configs.get_config("cpu")
+    config = configs.get_config(preset)
     results = ROOT / config["results"]
     rows = runner.read_rows(results)
     files = {"table.md": table.markdown}
@@ -70,7 +79,6 @@ def test_experiments_run_as_modules(monkeypatch, capsys):
     assert "--kl-threshold" in out
     modules = {f"experiments.{name}": "--preset" for name in EXPERIMENTS}
     modules["experiments.vlae.prior_width"] = "--prior-draws"
-    modules["experiments.paper_cost"] = "--preset"
     modules["experiments.iwae_table.differences"] = "--preset"
     modules["experiments.iwae_table.grey_levels"] = "--k"
     for module, flag in modules.items():
@@ -104,10 +112,17 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
         assert row["decoder_bias"] == ("zero" if name == control else "data_mean")
     controls = table.split("## Controls")[1]
     assert "| mnist | 1 | 5 | IWAE |" in controls and "| zero |" in controls
+    # row_overrides reach only their row: its learning curves are the logged records
+    workdir = tmp_path / spec["workdir"]
+    assert sorted(p.name for p in (results / "curves").iterdir()) == ["mnist_l1_iwae_k5.json"]
+    curve = json.loads((results / "curves" / "mnist_l1_iwae_k5.json").read_text())
+    logged = json.loads((workdir / "mnist_l1_iwae_k5" / "metrics.jsonl").read_text())
+    assert curve["passes"] == curve["test_passes"] == [1]
+    assert curve["train_bound"] == [round(-logged["loss"], 4)] and curve["test_elbo"][0] < 0
+    assert (results / "learning_curves.png").stat().st_size > 0
     # z1 usage: its variance count is the row's active units of z1, computed independently
     from experiments.iwae_table.z1_usage import z1_usage
 
-    workdir = tmp_path / spec["workdir"]
     deep = json.loads((results / "rows" / "mnist_l2_iwae_k5.json").read_text())
     usage = z1_usage(workdir / "mnist_l2_iwae_k5", images=8, samples=4)
     assert usage["variance_active"] == deep["active_units"][0]
@@ -449,6 +464,7 @@ def test_grey_level_worth_pairs_the_two_binarisations(tmp_path, monkeypatch):
     train(spec, tmp_path / "run", progress=False)
     worth = grey_level_worth(tmp_path / "run", (1, 3))
     assert worth["trained_on_mnist_scale"] == 256 and worth["only_zero_to_one"]
+    assert worth["passes"] == 1 and worth["test_images"] == 20
     # each b = 255 pixel differs with probability 1/256, b = 250 with 250/255 - 250/256
     expected = 784 / 4 * (1 / 256 + 250 / 255 - 250 / 256)  # a quarter of pixels each
     assert 0 < worth["differing_pixels_per_image"] < 10 * expected

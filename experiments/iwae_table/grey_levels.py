@@ -24,13 +24,14 @@ from jvae.data.binarize import static_binarize
 from jvae.data.spec import DataSpec
 from jvae.diagnostics import nll
 from jvae.run.evaluate import load_run
+from jvae.run.experiment import training_budget
 
 
 def grey_level_worth(
     folder: str | pathlib.Path, ks: tuple[int, ...], data_dir: str | None = None, seed: int = 0
 ) -> dict[str, Any]:
-    """``{'differing_pixels_per_image', 'checkpoint_step', 'L<k>': {stored, rescaled, diff,
-    se, seconds}}``: the mean test L_K of the run's model on the test set binarised at b / 256
+    """``{'passes', 'differing_pixels_per_image', ..., 'L<k>': {stored, rescaled, diff, se,
+    seconds}}``: the mean test L_K of the run's model on the test set binarised at b / 256
     and at b / 255 (the same draws, ``static_binarize(..., seed)``), and their paired
     difference (b / 255 minus b / 256) with its standard error."""
     spec, model, params = load_run(folder)
@@ -42,6 +43,7 @@ def grey_level_worth(
     }
     out: dict[str, Any] = {
         "run": str(folder),
+        "passes": training_budget(folder)["passes"],
         "trained_on_mnist_scale": spec.data.mnist_scale,
         "differing_pixels_per_image": float(
             np.mean(np.sum(tests[256] != tests[255], axis=tuple(range(1, tests[256].ndim))))

@@ -8,6 +8,7 @@ from typing import Any
 
 from jvae.data import DATASET_NOTES
 from jvae.reports.figures import plt
+from jvae.reports.kl_curves import read_records
 from jvae.run.experiment import training_budget
 from jvae.run.spec import PRESETS, RunSpec
 
@@ -40,8 +41,8 @@ for dataset, rows in {
 
 #: The measured worth of MNIST's grey levels b / 256 against b / 255 (``grey_levels.py``).
 GREY_LEVEL_WORTH = (
-    "0.76 nats of L_5000 (0.757 ± 0.017, paired over the 10,000 test images, on the "
-    "paper-schedule 1-layer model at pass 1,248)"
+    "0.76 nats of L_5000 (0.755 ± 0.017, paired over the 10,000 test images, on the "
+    "paper-schedule 1-layer model after its 3,280 passes: `results/paper/grey_levels.json`)"
 )
 
 
@@ -60,21 +61,26 @@ def plan(config: dict[str, Any]) -> list[tuple[Key | None, str, RunSpec]]:
     """The rows of ``config`` (a preset's), in order: ``(key, name, spec)``, the table's cells
     (``key``: dataset, layers, k, model; at k=1 both models name the same run) then the
     ``controls`` (``key`` None: single runs with their own overrides, e.g. a 1-layer row at
-    the 2-layer rows' budget)."""
+    the 2-layer rows' budget). A cell's run takes the config's ``overrides``, then its layers'
+    ``layer_overrides``, then its own ``row_overrides`` (by row name)."""
     out: list[tuple[Key | None, str, RunSpec]] = []
     for dataset in config["datasets"]:
         for layers in config["layers"]:
             for k in config["ks"]:
                 for model in config["models"]:
+                    name = row_name(dataset, layers, model, k)
                     spec = RunSpec.from_preset(
                         config["preset"],
                         dataset=dataset,
                         layers=layers,
                         k=k,
                         model="iwae" if k == 1 else model,
-                        **{**config["overrides"], **config["layer_overrides"].get(layers, {})},
+                        **{
+                            **config["overrides"],
+                            **config["layer_overrides"].get(layers, {}),
+                            **config.get("row_overrides", {}).get(name, {}),
+                        },
                     )
-                    name = row_name(dataset, layers, model, k)
                     out.append(((dataset, layers, k, model), name, spec))
     for control in config["controls"]:
         spec = RunSpec.from_preset(
@@ -131,14 +137,20 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
     """The table of the finished ``rows`` (name -> JSON) of ``config``: the cells in the
     paper's layout, then the details, then the controls (if any are finished)."""
     controls = [rows[name] for key, name, _ in plan(config) if key is None and name in rows]
-    return _markdown(keyed(config, rows), config["preset"], machine, controls)
+    notes = config.get("notes", ())
+    return _markdown(keyed(config, rows), config["preset"], machine, controls, notes)
 
 
 def _markdown(
-    rows: dict[Key, dict], preset: str, machine: str, controls: list[dict] | None = None
+    rows: dict[Key, dict],
+    preset: str,
+    machine: str,
+    controls: list[dict] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> str:
-    """The paper's layout (ours beside the paper's, per dataset and model), then the details,
-    then the ``controls`` (row JSONs) if any."""
+    """The paper's layout (ours beside the paper's, per dataset and model), the ``notes``
+    (paragraphs of the preset's config), then the details, then the ``controls`` (row JSONs)
+    if any."""
     datasets = sorted({key[0] for key in rows}, key=["mnist", "omniglot"].index)
     layers_ks = sorted({key[1:3] for key in rows})
     budget = PRESETS[preset]["epochs"]
@@ -189,6 +201,7 @@ def _markdown(
         ),
         "",
         *_grey_level_note(rows),
+        *(line for note in notes for line in (note, "")),
         *(f"Data: {DATASET_NOTES[d]}\n" for d in datasets if d in DATASET_NOTES),
         *_details(
             [
@@ -269,6 +282,39 @@ def figure(rows: dict[Key, dict], path: pathlib.Path) -> None:
         ax.set_title(f"{d}: ours (solid) vs paper (dashed)", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def learning_curve(folder: pathlib.Path) -> dict[str, list[float]]:
+    """A run's learning curves from its ``metrics.jsonl``: the trained bound (the epoch mean of
+    the negative loss on the dynamically binarised training images) after each pass, and the
+    test ELBO at the passes it was logged (``curve_every``)."""
+    records = read_records(folder / "metrics.jsonl")
+    tested = [r for r in records if "test_elbo" in r]
+    return {
+        "passes": [r["epoch"] for r in records],
+        "train_bound": [round(-r["loss"], 4) for r in records],
+        "test_passes": [r["epoch"] for r in tested],
+        "test_elbo": [round(r["test_elbo"], 4) for r in tested],
+    }
+
+
+def curve_figure(curves: dict[str, dict[str, list[float]]], path: pathlib.Path) -> None:
+    """Each row's train bound (thin) and test ELBO (markers) against passes, log-scaled."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, (name, c) in enumerate(sorted(curves.items())):
+        ax.plot(c["passes"], c["train_bound"], color=f"C{i}", lw=0.8, alpha=0.7,
+                label=f"{name}: train bound")  # fmt: skip
+        ax.plot(c["test_passes"], c["test_elbo"], "o", color=f"C{i}", ms=2.5,
+                label=f"{name}: test ELBO")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("passes over the training set")
+    ax.set_ylabel("bound (nats per image)")
+    ax.set_title("Learning curves under the paper's schedule", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -220,7 +220,13 @@ def _hours(h: float) -> str:
 
 
 def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str:
-    """Totals per experiment, then every row measured so far."""
+    """Totals per experiment, then every row measured so far: the experiments in the config's
+    order, each one's rows by name (so that the table is the same however the rows were
+    measured or read back)."""
+    order = list(config["experiments"])
+    rows = dict(
+        sorted(rows.items(), key=lambda item: (order.index(item[1]["experiment"]), item[1]["row"]))
+    )
     by_experiment: dict[str, list[dict]] = {}
     for row in rows.values():
         by_experiment.setdefault(row["experiment"], []).append(row)
@@ -238,6 +244,7 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
         "as two chains). Early-stopped presets count every pass they allow (an upper bound). "
         "Hours are of this machine alone; no accelerator was measured.",
         "",
+        *(line for note in config.get("notes", ()) for line in (note, "")),
         "| experiment | rows | train | evaluation | total | not timed |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
@@ -257,10 +264,11 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
     for row in rows.values():
         members = f" ({row['members']} members)" if row["members"] > 1 else ""
         passes = f"≤{row['passes']:,}" if row["early_stopping"] else f"{row['passes']:,}"
+        nll = f"{row['nll_k']} x {row['test_images']:,}" if row["test_images"] else "–"
         lines.append(
             f"| {row['experiment']} | {row['row']}{members} | {row['dataset']} | "
             f"{row['batch_size']} | {passes} | {row['steps_per_pass']:,} | {row['steps_per_s']} | "
-            f"{_hours(row['train_hours'])} | {row['nll_k']} x {row['test_images']:,} | "
+            f"{_hours(row['train_hours'])} | {nll} | "
             f"{_hours(row['eval_hours'])} | {_hours(row['total_hours'])} |"
         )
     return "\n".join(lines) + "\n"
