@@ -13,22 +13,12 @@ import numpy as np
 import pytest
 
 import jvae.data.spec
-from experiments import runner
+from experiments import TABLES, runner
 from jvae.run import experiment
 from jvae.run.spec import RunSpec
 
 ROOT = pathlib.Path(__file__).parents[1]  # on pytest's path (pyproject: pythonpath)
-EXPERIMENTS = (
-    "iwae_table",
-    "bounds_mnist",
-    "vampprior",
-    "vlae",
-    "elbo_surgery",
-    "beta_vae",
-    "colour",
-    "sandwich",
-    "paper_cost",
-)
+EXPERIMENTS = (*TABLES, "paper_cost")
 
 
 def _data(monkeypatch, arrays):
@@ -406,8 +396,8 @@ def test_paper_cost_smoke(tmp_path, monkeypatch):
     follow from its measured speeds and the preset's passes, K and images (AIS over the ladder
     of T, BDMC's two chains); no dataset is read; a rerun reads the rows back."""
     from experiments.paper_cost import main
-    from experiments.paper_cost import table as cost
     from jvae.diagnostics.ais import gradient_evaluations
+    from jvae.diagnostics.annealed import ais_steps_grid
 
     monkeypatch.setattr(jvae.data.spec, "load_dataset", _must_not_load)
     config = main.get_config("smoke")
@@ -425,8 +415,8 @@ def test_paper_cost_smoke(tmp_path, monkeypatch):
     )
     sandwich = rows["sandwich/vae_k1"]
     paper = importlib.import_module("experiments.sandwich.configs").get_config("paper")
-    assert cost.ais_ladder(paper["ais_steps"]) == [1, 10, 100, 1000, 10_000]
-    evaluations = sum(gradient_evaluations(t) for t in cost.ais_ladder(10_000))
+    assert ais_steps_grid(paper["ais_steps"]) == (1, 10, 100, 1000, 10_000)
+    evaluations = sum(gradient_evaluations(t) for t in ais_steps_grid(10_000))
     chains = paper["examples"] + 2 * paper["simulated"]
     assert sandwich["ais_hours"] == pytest.approx(
         sandwich["ais_seconds_per_evaluation"] * evaluations * chains / 3600, rel=0.01, abs=0.01

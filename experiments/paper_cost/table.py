@@ -14,7 +14,6 @@ networks, so no dataset is read: the sizes are the papers' splits (:data:`SIZES`
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import pathlib
 import shutil
@@ -26,6 +25,8 @@ import numpy as np
 
 from jvae.diagnostics import nll
 from jvae.diagnostics.ais import AISOptions, dataset_ais, gradient_evaluations
+from jvae.diagnostics.annealed import ais_steps_grid
+from jvae.reports.kl_curves import read_records
 from jvae.run.spec import RunSpec
 from jvae.run.train import evaluation_images, train
 
@@ -97,8 +98,7 @@ def train_speed(
             "test": random_images(2, spec, rng),
         }
         trained = train(spec, folder, arrays=arrays, progress=False, sweep=run.sweep)
-        member = trained.folders[0] / "metrics.jsonl"
-        seconds = json.loads(member.read_text().splitlines()[-1])["seconds"]
+        seconds = read_records(trained.folders[0] / "metrics.jsonl")[-1]["seconds"]
         if seconds >= min_seconds:
             return steps / seconds, steps, (trained.model, trained.states[0].params)
         steps = math.ceil(steps * 1.5 * min_seconds / seconds)
@@ -146,11 +146,6 @@ def ais_seconds(
         steps, options.num_chains, options.leapfrog_steps, options.warmup_steps
     )
     return seconds / (images * evaluations)
-
-
-def ais_ladder(largest: int) -> list[int]:
-    """The sandwich's T: 1, 10, ... up to ``largest``."""
-    return [10**i for i in range(int(round(math.log10(largest))) + 1)]
 
 
 def measure_row(
@@ -203,7 +198,7 @@ def measure_row(
             gradient_evaluations(
                 t, options.num_chains, options.leapfrog_steps, options.warmup_steps
             )
-            for t in ais_ladder(paper["ais_steps"])
+            for t in ais_steps_grid(paper["ais_steps"])
         )
         chains = paper["examples"] + 2 * paper["simulated"]  # BDMC runs forward and reverse
         row["ais_seconds_per_evaluation"] = per_evaluation

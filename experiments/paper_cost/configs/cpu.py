@@ -3,20 +3,13 @@ timed after compilation (2 s at least), the test NLL of 4 images at K=10 or more
 scaled to the preset's K and test images), AIS at T=20 for the sandwich (scaled to its ladder
 of T)."""
 
+from experiments import TABLES
+
 
 def get_config() -> dict:
     return dict(
         preset="cpu",
-        experiments=(
-            "iwae_table",
-            "bounds_mnist",
-            "vampprior",
-            "vlae",
-            "elbo_surgery",
-            "beta_vae",
-            "colour",
-            "sandwich",
-        ),
+        experiments=TABLES,
         only=(),
         steps=20,
         eval_k=10,
