@@ -133,6 +133,8 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     (results / "rows" / control).unlink()
     only = main.run_table(spec, root=tmp_path, only=("mnist_l1_iwae_k5",))
     assert "## Controls" not in only and only.split("\n\n")[:2] == table.split("\n\n")[:2]
+    assert "Not yet run (the table is filled row by row): mnist_l2_iwae_k5." in only
+    assert "Not yet run" not in table
 
 
 @pytest.mark.slow
@@ -201,6 +203,28 @@ def test_vlae_table_smoke(tmp_path, grey_data, monkeypatch):
         assert np.isfinite(row["nll"]) and row["kl"] > -0.5 and row["passes"] == 1
     assert json.loads((results / "rows" / "vlae.json").read_text())["receptive_field"] == 1
     assert (results / "collapse.png").stat().st_size > 0
+
+
+def test_vlae_longer_mlp_rows_keep_their_model_and_paper_number():
+    """``mlp_long_epochs`` repeats exactly the MLP rows at that budget; the table labels such a
+    row by its model (and the paper's NLL), and says that budgets differ."""
+    from experiments.vlae.configs.rows import MLP_ROWS, rows
+    from experiments.vlae.table import markdown, specs
+
+    base = rows(small_field=1, large_field=3)
+    longer = rows(small_field=1, large_field=3, mlp_long_epochs=7)
+    added = {name: row for name, row in longer.items() if name not in base}
+    assert added == {f"{n}_7passes": dict(r, epochs=7) for n, r in MLP_ROWS.items()}
+    config = dict(preset="smoke", rows=longer, overrides=dict(epochs=1))
+    runs = specs(config)
+    assert runs["af_vae_7passes"] == runs["af_vae"].replace(epochs=7)
+    row = dict(nll=100.0, nll_k=4, elbo=-101.0, kl=1.0, kl_stderr=0.1, distortion=99.0,
+               active_units=[3], receptive_field=None, train_seconds=60.0, eval_seconds=6.0,
+               test_examples=8)  # fmt: skip
+    table = markdown(config, {"af_vae": dict(row, passes=1), "af_vae_7passes": dict(row, passes=7)},
+                     "M")  # fmt: skip
+    assert "| af_vae_7passes | AF-VAE (AF prior, 2 steps) | 100.00 |" in table
+    assert table.count("| 79.30 |") == 2 and "compare NLLs at equal passes" in table
 
 
 @pytest.mark.slow

@@ -46,6 +46,16 @@ GREY_LEVEL_WORTH = (
 )
 
 
+#: The paragraph on the rows not finished yet (``{rows}``: their names) unless a config gives
+#: its own (``pending_note``).
+PENDING_NOTE = "Not yet run (the table is filled row by row): {rows}."
+#: The controls' paragraph unless a config gives its own (``controls_note``).
+CONTROLS_NOTE = (
+    "Single runs that separate one factor from the table's rows (e.g. a 1-layer model at the "
+    "2-layer rows' budget, with either decoder bias)."
+)
+
+
 def row_name(dataset: str, layers: int, model: str, k: int) -> str:
     """The row's folder name; at k=1 VAE and IWAE train the same objective and share a row."""
     return f"{dataset}_l{layers}_{'iwae' if k == 1 else model}_k{k}"
@@ -137,8 +147,16 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
     """The table of the finished ``rows`` (name -> JSON) of ``config``: the cells in the
     paper's layout, then the details, then the controls (if any are finished)."""
     controls = [rows[name] for key, name, _ in plan(config) if key is None and name in rows]
-    notes = config.get("notes", ())
-    return _markdown(keyed(config, rows), config["preset"], machine, controls, notes)
+    pending = ", ".join(dict.fromkeys(name for key, name, _ in plan(config)
+                                      if key and name not in rows))  # fmt: skip
+    notes = (
+        *((config.get("pending_note", PENDING_NOTE).format(rows=pending),) if pending else ()),
+        *config.get("notes", ()),
+    )
+    return _markdown(
+        keyed(config, rows), config["preset"], machine, controls, notes,
+        config.get("controls_note", CONTROLS_NOTE),
+    )  # fmt: skip
 
 
 def _markdown(
@@ -147,10 +165,11 @@ def _markdown(
     machine: str,
     controls: list[dict] | None = None,
     notes: tuple[str, ...] = (),
+    controls_note: str = "",
 ) -> str:
     """The paper's layout (ours beside the paper's, per dataset and model), the ``notes``
     (paragraphs of the preset's config), then the details, then the ``controls`` (row JSONs)
-    if any."""
+    if any, after their ``controls_note``."""
     datasets = sorted({key[0] for key in rows}, key=["mnist", "omniglot"].index)
     layers_ks = sorted({key[1:3] for key in rows})
     budget = PRESETS[preset]["epochs"]
@@ -215,8 +234,7 @@ def _markdown(
             "",
             "## Controls",
             "",
-            "Single runs that separate one factor from the table's rows (e.g. a 1-layer model at",
-            "the 2-layer rows' budget, with either decoder bias).",
+            controls_note,
             "",
             *_details([(r["model"], r) for r in controls]),
         ]
@@ -250,12 +268,19 @@ def _details(rows: list[tuple[str, dict]]) -> list[str]:
     ]
     for model, r in rows:
         lines.append(
-            f"| {r['dataset']} | {r['layers']} | {r['k']} | {model.upper()} | {r['nll']:.2f} | "
+            f"| {_dataset(r)} | {r['layers']} | {r['k']} | {model.upper()} | {r['nll']:.2f} | "
             f"{r['bounds']['1']['mean']:.2f} | {'+'.join(map(str, r['active_units']))} | "
             f"{r['passes']} | {r['batch_size']} | {r['decoder_bias']} | "
             f"{r['train_seconds']:.0f} | {r['eval_seconds']:.0f} | {r['test_examples']} |"
         )
     return lines
+
+
+def _dataset(row: dict) -> str:
+    """The row's dataset, MNIST marked with its grey levels where they were b/256."""
+    if row["dataset"] == "mnist" and row.get("mnist_scale", 256) == 256:
+        return "mnist (b/256)"
+    return row["dataset"]
 
 
 def figure(rows: dict[Key, dict], path: pathlib.Path) -> None:

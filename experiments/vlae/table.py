@@ -4,6 +4,7 @@ their JSON and the markdown."""
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,11 @@ NAMES = {
     "vlae": "VLAE (AF prior + small-field PixelCNN)",
     "pixelcnn_large_field": "large-field PixelCNN decoder, plain ELBO",
 }
+
+
+def base_name(name: str) -> str:
+    """A row's model name without its budget suffix (``'af_vae_100passes'`` -> ``'af_vae'``)."""
+    return re.sub(r"_\d+passes$", "", name)
 
 
 def specs(config: dict[str, Any]) -> dict[str, RunSpec]:
@@ -76,10 +82,10 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
         "|" + " --- |" * 12,
     ]
     for name, r in rows.items():
-        paper = PAPER.get(name)
+        paper = PAPER.get(base_name(name))
         field = "–" if r["receptive_field"] is None else str(r["receptive_field"])
         lines.append(
-            f"| {name} | {NAMES[name]} | {r['nll']:.2f} | {r['elbo']:.2f} | "
+            f"| {name} | {NAMES[base_name(name)]} | {r['nll']:.2f} | {r['elbo']:.2f} | "
             f"{r['kl']:.2f} ± {r['kl_stderr']:.2f} | {r['distortion']:.2f} | "
             f"{'+'.join(map(str, r['active_units']))} | {field} | {r['passes']} | "
             f"{r['train_seconds'] / 60:.1f} | {r['eval_seconds'] / 60:.1f} | "
@@ -88,9 +94,9 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
     if len({r["passes"] for r in rows.values()}) > 1:
         lines += [
             "",
-            "Rows trained different numbers of passes (column `passes`, the preset's budget): "
-            "their NLLs do not compare across budgets; the collapse contrast reads KL and the "
-            "decoder's samples.",
+            "Rows trained different numbers of passes (column `passes`): compare NLLs at equal "
+            "passes, or the two PixelCNN rows at equal training time; the collapse contrast "
+            "reads KL and the decoder's samples.",
         ]
     lines += [
         "",
