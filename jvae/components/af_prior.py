@@ -11,6 +11,14 @@ The density needs :math:`g` only, all dimensions at once (one MADE pass per step
 needs :math:`z = g^{-1}(\epsilon)`, sequential over dimensions (``D`` MADE passes per step in
 one ``lax.fori_loop``).
 
+Every step's Jacobian has the gates :math:`\sigma \in (0, 1)` on its diagonal, so
+:math:`\log|\det \partial g / \partial z| < 0` everywhere: :math:`g` contracts volume and the
+prior can spread wider than :math:`\mathcal N(0, I)` but never concentrate more (in volume).
+Trained priors drift wide and the encoder follows (per-dimension standard deviations 1.0 to
+3.6 after 30 passes on MNIST: ``python -m experiments.vlae.prior_width``); the scale of z is
+free, so this costs no expressiveness, and the AF prior still overtakes the IAF posterior at
+100 passes (``experiments/vlae``).
+
 The lecture's theorem (Chen et al. 2017): for a Gaussian posterior :math:`q`,
 :math:`\log p(z) - \log q(z \mid x) = \log \mathcal N(y; 0, I) - \log \tilde q(y \mid x)` with
 :math:`y = g(z)` and :math:`\tilde q` the IAF posterior that follows :math:`q` by the same
