@@ -3,7 +3,7 @@ IWAE paper's learning-rate schedule), PixelCNNs of 16 channels with a radius-3 f
 a radius-14 field (the collapse contrast), test NLL with K=200 on the first 1,000 test images
 (a PixelCNN decoder makes K=5000 on 10,000 images days of CPU time), KL per test image from 10
 draws. The large-field row trains 12 passes, the cost of VLAE's 30 (a radius-14 PixelCNN step
-costs about 3 times a radius-3 one: ~10.5 minutes a pass on 2 cores against ~4.2), so the two
+costs about 2.5 times a radius-3 one: ~10.5 minutes a pass on 2 cores against ~4.2), so the two
 PixelCNN rows compare at equal training time (about 2 hours each). The MLP rows (VAE,
 IAF-VAE, AF-VAE: minutes each) train again for 100 passes, to see whether AF-VAE overtakes
 IAF-VAE given time (Chen et al.'s table 2 and the lecture's theorem). Until 2026-12-04 this
