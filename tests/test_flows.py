@@ -174,19 +174,17 @@ def test_af_sampling_inverts_density_evaluation_and_density_is_change_of_variabl
 
 
 def test_af_prior_contracts_volume_whatever_its_parameters():
-    """The density map's log|det| is a sum of log-gates: negative for any parameters and any z,
-    checked against slogdet of its Jacobian with scrambled parameters (log|det| from -10 to
-    -0.8 over these z, -1.03 at the start): an AF prior can widen N(0, I) but never concentrate
-    it in volume."""
+    """The density map's Jacobian (by autodiff) has a negative log|det| for any parameters and
+    any z, here scrambled parameters (log|det| from -10 to -0.8 over these z, -1.03 at the
+    start): an AF prior can widen N(0, I) but never concentrate it in volume."""
     flow = _iaf(context=0).flow
     leaves, tree = jax.tree.flatten(flow.init(KEY))
     keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
     wild = tree.unflatten([x + 0.5 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
     z = 4.0 * jax.random.normal(jax.random.PRNGKey(8), (32, D))
-    _, log_det = flow.forward(wild, z)
     jac = jax.vmap(jax.jacfwd(lambda v: flow.forward(wild, v)[0]))(z)
-    np.testing.assert_allclose(log_det, np.linalg.slogdet(np.asarray(jac))[1], atol=1e-3)
-    assert np.all(np.asarray(log_det) < 0.0)
+    sign, log_det = np.linalg.slogdet(np.asarray(jac, np.float64))
+    assert np.all(sign == 1.0) and np.all(log_det < 0.0) and np.ptp(log_det) > 5.0
 
 
 def test_inverse_stays_finite_and_exact_with_a_gate_near_zero():

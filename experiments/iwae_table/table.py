@@ -147,8 +147,8 @@ def markdown(config: dict[str, Any], rows: dict[str, dict], machine: str) -> str
     """The table of the finished ``rows`` (name -> JSON) of ``config``: the cells in the
     paper's layout, then the details, then the controls (if any are finished)."""
     controls = [rows[name] for key, name, _ in plan(config) if key is None and name in rows]
-    pending = ", ".join(dict.fromkeys(name for key, name, _ in plan(config)
-                                      if key and name not in rows))  # fmt: skip
+    unfinished = [name for key, name, _ in plan(config) if key and name not in rows]
+    pending = ", ".join(dict.fromkeys(unfinished))  # k=1: VAE and IWAE cells share a run
     notes = (
         *((config.get("pending_note", PENDING_NOTE).format(rows=pending),) if pending else ()),
         *config.get("notes", ()),
@@ -245,7 +245,7 @@ def _grey_level_note(rows: dict[Key, dict]) -> list[str]:
     """A note on the MNIST rows read as the pickle's grey levels b / 256 (rows saved before
     ``mnist_scale`` existed were), which the paper's code reads as b / 255."""
     mnist = [r for r in rows.values() if r["dataset"] == "mnist"]
-    old = [r for r in mnist if r.get("mnist_scale", 256) == 256]
+    old = [r for r in mnist if _on_b256(r)]
     if not old:
         return []
     which = "every MNIST row" if len(old) == len(mnist) else f"{len(old)} of the MNIST rows"
@@ -276,11 +276,14 @@ def _details(rows: list[tuple[str, dict]]) -> list[str]:
     return lines
 
 
+def _on_b256(row: dict) -> bool:
+    """Whether an MNIST row read the pickle's b/256 (rows saved before ``mnist_scale`` did)."""
+    return row["dataset"] == "mnist" and row.get("mnist_scale", 256) == 256
+
+
 def _dataset(row: dict) -> str:
     """The row's dataset, MNIST marked with its grey levels where they were b/256."""
-    if row["dataset"] == "mnist" and row.get("mnist_scale", 256) == 256:
-        return "mnist (b/256)"
-    return row["dataset"]
+    return "mnist (b/256)" if _on_b256(row) else row["dataset"]
 
 
 def figure(rows: dict[Key, dict], path: pathlib.Path) -> None:
