@@ -11,16 +11,28 @@ So on CPU every function jvae compiles passes ``xla_cpu_experimental_ynn_fusion_
 (no YNNPACK fusions). Nothing global changes: other programs in the process keep XLA's
 defaults, and on other backends, or when ``XLA_FLAGS`` already sets that option, jvae passes
 no options at all.
+
+A second CPU trait: XLA rewrites every convolution into its canonical form (NHWC input,
+HWIO kernel) in a straight-line program but not inside a loop body, where a convolution of
+another form runs as a naive loop (jax-ml/jax#12868). ``lax.conv``'s own gradients (those of
+``flax.linen.Conv`` and ``ConvTranspose``) are of other forms: in a training epoch, one
+``lax.scan``, a small conv VAE's steps ran 17x slower with Flax's convolutions than with
+:class:`jvae.nn.Conv` and :class:`jvae.nn.ConvTranspose`, whose gradients are canonical
+(8x8 and 28x28 images, ``python benchmarks/bench_conv_loop.py``, table in
+``benchmarks/results/conv_loop.md``). :func:`noncanonical_convolutions` finds them, and
+:func:`jvae.training.make_epoch` warns about them on CPU.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 
 CPU_OPTIONS: dict[str, Any] = {"xla_cpu_experimental_ynn_fusion_type": ""}
@@ -51,3 +63,61 @@ def compiler_options(backend: str | None = None) -> dict[str, Any]:
 def jit(fun: Callable, **kwargs: Any) -> Callable:
     """``jax.jit(fun, **kwargs)`` compiled with :func:`compiler_options`."""
     return jax.jit(fun, compiler_options=compiler_options() or None, **kwargs)
+
+
+class SlowConvolutionWarning(UserWarning):
+    """Convolutions that XLA on CPU would run as naive loops inside a loop body."""
+
+
+def _jaxprs(value: Any) -> list[Any]:
+    """The jaxprs inside an equation's parameter (a sub-program, a closed one, or a tuple of
+    them: the branches of a ``cond``)."""
+    if isinstance(value, jex.core.ClosedJaxpr):
+        return [value.jaxpr]
+    if isinstance(value, jex.core.Jaxpr):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [j for v in value for j in _jaxprs(v)]
+    return []
+
+
+def _canonical(dims: jax.lax.ConvDimensionNumbers) -> bool:
+    """NHWC input and output, HWIO kernel (in any number of spatial dimensions)."""
+    n = len(dims.lhs_spec)
+    spatial = tuple(range(1, n - 1))
+    return tuple(dims.lhs_spec) == (0, n - 1, *spatial) == tuple(dims.out_spec) and tuple(
+        dims.rhs_spec
+    ) == (n - 1, n - 2, *range(n - 2))
+
+
+def noncanonical_convolutions(fun: Callable, *args: Any) -> int:
+    """How many convolutions of ``fun(*args)``'s program (any autodiff it takes included, and
+    every sub-program: ``jit``, ``cond``, ``scan``) are not in XLA's canonical NHWC/HWIO form,
+    so that XLA on CPU would run them as naive loops inside a loop body. ``args`` may be
+    arrays, tracers or ``jax.ShapeDtypeStruct``: nothing runs."""
+    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), args)
+    stack, count = [jax.make_jaxpr(fun)(*shapes).jaxpr], 0
+    while stack:
+        for eqn in stack.pop().eqns:
+            if eqn.primitive.name == "conv_general_dilated":
+                count += not _canonical(eqn.params["dimension_numbers"])
+            for value in eqn.params.values():
+                stack.extend(_jaxprs(value))
+    return count
+
+
+def warn_slow_convolutions(fun: Callable, *args: Any) -> None:
+    """On CPU, a :class:`SlowConvolutionWarning` naming the fix when ``fun(*args)``, run
+    inside a loop body, has :func:`noncanonical_convolutions`."""
+    if jax.default_backend() != "cpu":
+        return
+    count = noncanonical_convolutions(fun, *args)
+    if count:
+        warnings.warn(
+            f"{count} convolutions of this step are not in NHWC/HWIO form (the gradients of "
+            "flax.linen.Conv, ConvTranspose or lax.conv); inside a lax.scan XLA on CPU runs "
+            "them as naive loops, several times slower (jax-ml/jax#12868): build the networks "
+            "from jvae.nn.Conv and jvae.nn.ConvTranspose, whose gradients are NHWC/HWIO.",
+            SlowConvolutionWarning,
+            stacklevel=3,
+        )

@@ -61,3 +61,58 @@ def test_training_and_evaluation_match_xla_defaults(grey_rows):
     ours, xla = (jit(bound)(s_ours.params, key, x) for jit in (compiler.jit, jax.jit))
     np.testing.assert_allclose(ours, xla, rtol=1e-5)
     assert np.all(np.isfinite(ours))
+
+
+def _conv_vae(conv, transpose):
+    """A small conv VAE on 8x8x1 images from the given convolution modules."""
+    import flax.linen as nn
+
+    from jvae.models import vae
+
+    class Encoder(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            h = nn.relu(conv(8, (3, 3), 2)(x)).reshape(x.shape[0], -1)
+            return nn.Dense(4)(h), nn.Dense(4)(h)
+
+    class Decoder(nn.Module):
+        @nn.compact
+        def __call__(self, z):
+            h = nn.relu(nn.Dense(4 * 4 * 8)(z)).reshape(z.shape[0], 4, 4, 8)
+            return transpose(1, (3, 3), 2)(h)
+
+    return vae(Encoder(), Decoder(), event_shape=(8, 8, 1))
+
+
+def test_epoch_warns_about_flax_convolutions_and_not_about_jvaes(recwarn):
+    """Flax's Conv and ConvTranspose: their gradients (input and kernel of the encoder's conv,
+    kernel of the decoder's transpose; the transpose's input gradient is a plain convolution)
+    are not NHWC/HWIO, and tracing an epoch says so once, naming the fix. jvae.nn's: none."""
+    import flax.linen as nn
+
+    from jvae.nn import Conv, ConvTranspose
+
+    models = {
+        "flax": _conv_vae(
+            lambda f, k, s: nn.Conv(f, k, s),
+            lambda f, k, s: nn.ConvTranspose(f, k, (s, s), transpose_kernel=True),
+        ),
+        "jvae": _conv_vae(
+            lambda f, k, s: Conv(f, k, s, "SAME"), lambda f, k, s: ConvTranspose(f, k, s, "SAME")
+        ),
+    }
+    data = jnp.full((20, 8, 8, 1), 0.5)
+    counts = {}
+    for name, model in models.items():
+        optimizer = make_optimizer(1e-3)
+        step = make_train_step(model, optimizer, 2)
+        state = init_state(jax.random.PRNGKey(0), model, optimizer)
+        counts[name] = compiler.noncanonical_convolutions(
+            step, jax.random.PRNGKey(1), state, data[:10]
+        )
+        jax.jit(make_epoch(step, 10)).lower(jax.random.PRNGKey(1), state, data)
+    assert counts == {"flax": 3, "jvae": 0}
+    warned = [w for w in recwarn if issubclass(w.category, compiler.SlowConvolutionWarning)]
+    assert len(warned) == 1
+    assert str(warned[0].message).startswith("3 convolutions of this step are not in NHWC/HWIO")
+    assert "jvae.nn.Conv and jvae.nn.ConvTranspose" in str(warned[0].message)

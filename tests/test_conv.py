@@ -20,12 +20,15 @@ from jvae.components.priors import StandardNormal
 from jvae.models.model import DATA, Latent, ModelParts, assemble
 from jvae.nn.conv import (
     ENCODER_CONVS_Z1,
+    Conv,
     ConvBernoulli,
     ConvDecoder,
     ConvGaussian,
     ConvLogistic,
     ConvMap,
+    ConvTranspose,
     conv2d,
+    conv_transpose2d,
 )
 from jvae.training.train import init_state, make_train_step
 
@@ -70,6 +73,76 @@ def test_conv2d_gradients_equal_xla_autodiff(x_shape, k_shape, stride, padding):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "x_shape,k_shape,stride,padding",
+    [
+        ((2, 9, 10, 3), (3, 3, 3, 4), 2, ((1, 1), (1, 1))),
+        ((1, 8, 8, 2), (3, 3, 2, 5), 2, ((0, 1), (0, 1))),  # 4x4 -> 8x8, a 'SAME' stride 2
+        ((1, 12, 11, 1), (7, 7, 1, 2), 2, ((0, 0), (0, 0))),  # rows no window reads
+        ((2, 9, 8, 2), (3, 3, 2, 2), 2, ((-1, 3), (1, -2))),
+        ((2, 7, 8, 3), (2, 3, 3, 2), 1, ((1, 0), (2, 0))),
+    ],
+)
+def test_conv_transpose2d_is_the_adjoint_of_conv2d_with_xla_gradients(
+    x_shape, k_shape, stride, padding
+):
+    """conv_transpose2d(y) = J^T y for J = conv2d(., kernel) from x_shape images (against
+    jax.vjp of XLA's convolution), and its gradients in y and in the kernel equal XLA's
+    autodiff of that pullback."""
+    x, kernel = normal(x_shape, 1), normal(k_shape, 2)
+
+    def xla(x, kernel):
+        dims = ("NHWC", "HWIO", "NHWC")
+        return jax.lax.conv_general_dilated(
+            x, kernel, (stride, stride), padding, dimension_numbers=dims
+        )
+
+    def pullback_ref(y, kernel):
+        return jax.vjp(lambda x: xla(x, kernel), x)[1](y)[0]
+
+    y = normal(xla(x, kernel).shape, 3)
+    got, pullback = jax.vjp(
+        lambda y, k: conv_transpose2d(y, k, stride, padding, x_shape[1:3]), y, kernel
+    )
+    want, pullback_want = jax.vjp(pullback_ref, y, kernel)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    g = normal(x_shape, 4)
+    for got, want in zip(pullback(g), pullback_want(g)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_transpose2d_names_the_sizes_that_fit():
+    with pytest.raises(ValueError, match="gives 5 positions, not the input's 4: choose a size "
+                       "from 8 to 9"):  # fmt: skip
+        conv_transpose2d(jnp.ones((1, 4, 4, 3)), jnp.ones((3, 3, 2, 3)), 2, ((0, 1),) * 2, (10, 8))
+    with pytest.raises(ValueError, match="padding 'FULL': use 'SAME', 'VALID'"):
+        Conv(4, (3, 3), padding="FULL").init(INIT_KEY, jnp.ones((1, 5, 5, 1)))
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_conv_modules_equal_flax_with_same_padding(stride, kernel):
+    """Conv(..., 'SAME') is flax.linen.Conv, ConvTranspose(..., 'SAME') is
+    flax.linen.ConvTranspose(transpose_kernel=True), on the same parameters, odd sizes
+    included."""
+    import flax.linen as nn
+
+    x = normal((2, 9, 8, 3), 1)
+    ours, flax_conv = Conv(5, (kernel, kernel), stride, "SAME"), nn.Conv(5, (kernel,) * 2, stride)
+    params = flax_conv.init(INIT_KEY, x)
+    np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), atol=1e-5)
+    y = x[:, :5, :3]
+    ours = ConvTranspose(5, (kernel, kernel), stride, "SAME")
+    flax_transpose = nn.ConvTranspose(
+        5, (kernel,) * 2, (stride,) * 2, padding="SAME", transpose_kernel=True
+    )
+    params = ours.init(INIT_KEY, y)
+    got, want = ours.apply(params, y), flax_transpose.apply(params, y)
+    assert got.shape == (2, 5 * stride, 3 * stride, 5)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 def test_negative_padding_crops_before_xla_sees_it():
     """XLA's CPU convolution miscomputes this shape when handed padding (-1, 1) itself (jax
     0.10.2); conv2d crops first."""
@@ -83,13 +156,15 @@ def test_negative_padding_crops_before_xla_sees_it():
 
 def test_conv2d_gradients_stay_canonical_inside_a_loop():
     """Inside a loop body XLA's CPU backend runs only canonical (b01f_01io->b01f) convolutions
-    fast; plain autodiff leaves the gradients' convolutions non-canonical there."""
+    fast; plain autodiff leaves the gradients' convolutions non-canonical there. Those of
+    conv2d and conv_transpose2d stay canonical."""
     x, kernel = normal((4, 10, 10, 3), 1), normal((2, 3, 3, 5), 2)
     strided = normal((3, 3, 5, 4), 3)
 
     def loss(k, x, strided):
         h = jnp.tanh(conv2d(x, k, 1, ((0, 1), (1, 1))))
-        return jnp.sum(jnp.tanh(conv2d(h, strided, 2, ((1, 1), (1, 1)))))
+        h = jnp.tanh(conv2d(h, strided, 2, ((1, 1), (1, 1))))
+        return jnp.sum(jnp.tanh(conv_transpose2d(h, strided, 2, ((1, 1), (1, 1)), (9, 10))))
 
     def step(i, carry):
         grads = jax.grad(loss, argnums=(0, 1, 2))(*carry)

@@ -1,6 +1,17 @@
 """Flax modules that map inputs to distribution parameters."""
 
-from jvae.nn.conv import ConvBernoulli, ConvGaussian, ConvLogistic, ConvMap, GatedConv
+from jvae.nn.conv import (
+    Conv,
+    ConvBernoulli,
+    ConvGaussian,
+    ConvLogistic,
+    ConvMap,
+    ConvTranspose,
+    GatedConv,
+    conv2d,
+    conv_transpose2d,
+    same_padding,
+)
 from jvae.nn.gated import (
     GatedBernoulli,
     GatedDense,
@@ -17,10 +28,12 @@ __all__ = [
     "MADE",
     "MLP",
     "BernoulliMLP",
+    "Conv",
     "ConvBernoulli",
     "ConvGaussian",
     "ConvLogistic",
     "ConvMap",
+    "ConvTranspose",
     "GatedBernoulli",
     "GatedConv",
     "GatedDense",
@@ -33,6 +46,9 @@ __all__ = [
     "Network",
     "apply_rows",
     "as_network",
+    "conv2d",
+    "conv_transpose2d",
     "layers_for_radius",
     "receptive_field",
+    "same_padding",
 ]

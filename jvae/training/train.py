@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jvae import bounds
+from jvae import bounds, compiler
 from jvae.data.binarize import bernoulli_bytes
 from jvae.estimators import make_objective
 from jvae.models.model import Model
@@ -266,6 +266,9 @@ def make_epoch(
     the others, and the ``epoch_metrics`` (default: the step's own,
     :func:`with_epoch_metrics`, e.g. ``kl_per_dim``) of the final state on the epoch's
     last batch, with the key ``fold_in(permutation key, 1)``.
+
+    On CPU, tracing it warns (:class:`jvae.compiler.SlowConvolutionWarning`) when the step's
+    convolutions would run as naive loops inside the scan (:mod:`jvae.compiler`).
     """
     if epoch_metrics is None:
         epoch_metrics = getattr(step, "epoch_metrics", None)
@@ -275,6 +278,7 @@ def make_epoch(
         steps = n // batch_size
         if steps == 0:
             raise ValueError(f"dataset of {n} examples is smaller than one batch ({batch_size}).")
+        compiler.warn_slow_convolutions(step, rng_key, state, data[:batch_size])
         epoch_key = jax.random.fold_in(rng_key, -1 - state.step // steps)
         perm = jax.random.permutation(epoch_key, n)
         order = perm[: steps * batch_size].reshape(steps, batch_size)
