@@ -116,3 +116,29 @@ def test_epoch_warns_about_flax_convolutions_and_not_about_jvaes(recwarn):
     assert len(warned) == 1
     assert str(warned[0].message).startswith("3 convolutions of this step are not in NHWC/HWIO")
     assert "jvae.nn.Conv and jvae.nn.ConvTranspose" in str(warned[0].message)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(architecture="hvae", decoder="conv", likelihood="logistic"),
+        dict(decoder="pixelcnn", receptive_field=2, pixelcnn_channels=8),
+    ],
+    ids=["hvae_conv_logistic", "pixelcnn"],
+)
+def test_bundled_conv_models_train_on_canonical_convolutions_only(kwargs):
+    """Every convolution of the bundled conv models' training steps (forward and gradients,
+    DReG's extra pass included) is NHWC/HWIO: none runs as a naive loop in the epoch's scan.
+    (dSprites' conv nets, jvae.nn.dsprites, are matrix products: no convolution at all.)"""
+    from jvae.models.build import build_model
+    from jvae.models.spec import ModelSpec
+
+    side = 28
+    model = build_model(ModelSpec(**kwargs), (side, side, 1))
+    optimizer = make_optimizer(1e-3)
+    step = make_train_step(model, optimizer, 2, estimator="dreg")
+    state = jax.eval_shape(lambda: init_state(jax.random.PRNGKey(0), model, optimizer))
+    batch = jax.ShapeDtypeStruct((4, side, side, 1), jnp.float32)
+    convolutions = jax.make_jaxpr(step)(jax.random.PRNGKey(1), state, batch).pretty_print()
+    assert "conv_general_dilated" in convolutions
+    assert compiler.noncanonical_convolutions(step, jax.random.PRNGKey(1), state, batch) == 0
