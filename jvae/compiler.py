@@ -90,13 +90,8 @@ def _canonical(dims: jax.lax.ConvDimensionNumbers) -> bool:
     ) == (n - 1, n - 2, *range(n - 2))
 
 
-def noncanonical_convolutions(fun: Callable, *args: Any) -> int:
-    """How many convolutions of ``fun(*args)``'s program (any autodiff it takes included, and
-    every sub-program: ``jit``, ``cond``, ``scan``) are not in XLA's canonical NHWC/HWIO form,
-    so that XLA on CPU would run them as naive loops inside a loop body. ``args`` may be
-    arrays, tracers or ``jax.ShapeDtypeStruct``: nothing runs."""
-    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), args)
-    stack, count = [jax.make_jaxpr(fun)(*shapes).jaxpr], 0
+def _count_noncanonical(jaxpr: Any) -> int:
+    stack, count = [jaxpr], 0
     while stack:
         for eqn in stack.pop().eqns:
             if eqn.primitive.name == "conv_general_dilated":
@@ -106,12 +101,21 @@ def noncanonical_convolutions(fun: Callable, *args: Any) -> int:
     return count
 
 
-def warn_slow_convolutions(fun: Callable, *args: Any) -> None:
-    """On CPU, a :class:`SlowConvolutionWarning` naming the fix when ``fun(*args)``, run
-    inside a loop body, has :func:`noncanonical_convolutions`."""
-    if jax.default_backend() != "cpu":
-        return
-    count = noncanonical_convolutions(fun, *args)
+def noncanonical_convolutions(fun: Callable, *args: Any) -> int:
+    """How many convolutions of ``fun(*args)``'s program (any autodiff it takes included, and
+    every sub-program: ``jit``, ``cond``, ``scan``) are not in XLA's canonical NHWC/HWIO form,
+    so that XLA on CPU would run them as naive loops inside a loop body. ``args`` may be
+    arrays, tracers or ``jax.ShapeDtypeStruct``: nothing runs."""
+    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), args)
+    return _count_noncanonical(jax.make_jaxpr(fun)(*shapes).jaxpr)
+
+
+def call_checking_convolutions(fun: Callable, *args: Any) -> Any:
+    """``fun(*args)``, traced once (as its jaxpr, then evaluated in the caller's trace: a loop
+    body's), with a :class:`SlowConvolutionWarning` on CPU when the program holds
+    :func:`noncanonical_convolutions`, naming the fix."""
+    closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*args)
+    count = _count_noncanonical(closed.jaxpr) if jax.default_backend() == "cpu" else 0
     if count:
         warnings.warn(
             f"{count} convolutions of this step are not in NHWC/HWIO form (the gradients of "
@@ -121,3 +125,5 @@ def warn_slow_convolutions(fun: Callable, *args: Any) -> None:
             SlowConvolutionWarning,
             stacklevel=3,
         )
+    out = jax.core.eval_jaxpr(closed.jaxpr, closed.consts, *jax.tree.leaves(args))
+    return jax.tree.unflatten(jax.tree.structure(out_shape), out)

@@ -278,7 +278,6 @@ def make_epoch(
         steps = n // batch_size
         if steps == 0:
             raise ValueError(f"dataset of {n} examples is smaller than one batch ({batch_size}).")
-        compiler.warn_slow_convolutions(step, rng_key, state, data[:batch_size])
         epoch_key = jax.random.fold_in(rng_key, -1 - state.step // steps)
         perm = jax.random.permutation(epoch_key, n)
         order = perm[: steps * batch_size].reshape(steps, batch_size)
@@ -287,7 +286,8 @@ def make_epoch(
             return shard_batch(data.at[idx].get(mode="promise_in_bounds"))
 
         def body(s: TrainState, idx: jax.Array) -> tuple[TrainState, dict]:
-            return step(jax.random.fold_in(rng_key, s.step), s, gather(idx))
+            key = jax.random.fold_in(rng_key, s.step)
+            return compiler.call_checking_convolutions(step, key, s, gather(idx))
 
         state, metrics = jax.lax.scan(body, state, order)
         finite = metrics.pop("finite")
