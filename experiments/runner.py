@@ -130,17 +130,26 @@ def run_rows(
 ) -> dict[str, dict[str, Any]]:
     """Every row of ``specs`` (name -> run) in order (:meth:`Table.evaluated`), the markdown
     table rewritten and ``after_row(name, rows)`` (figures) called after each; returns the
-    rows finished."""
-    rows: dict[str, dict[str, Any]] = {}
+    rows finished. The table written after a row holds every row finished so far, those
+    still ahead in the order included (a run stopped mid-way leaves a whole table)."""
+    done = {
+        name: json.loads(table.row_path(name).read_text())
+        for name in specs
+        if table.row_path(name).exists()
+    }
+
+    def in_order() -> dict[str, dict[str, Any]]:
+        return {name: done[name] for name in specs if name in done}
+
     for name, spec in specs.items():
         row = table.evaluated(name, spec, summarise)
         if row is None:
             continue
-        rows[name] = row
-        table.write(markdown(table.config, rows, describe()))
+        done[name] = row
+        table.write(markdown(table.config, in_order(), describe()))
         if after_row is not None:
-            after_row(name, rows)
-    return rows
+            after_row(name, in_order())
+    return in_order()
 
 
 def main(

@@ -129,6 +129,8 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     (tmp_path / spec["workdir"] / "mnist_l2_iwae_k5" / "eval.json").unlink()
     with pytest.raises(AssertionError, match="mnist_l2_iwae_k5 run again with resume=True"):
         main.run_table(spec, root=tmp_path)
+    # the table written before that failure still holds the rows after it (the control)
+    assert "| mnist | 1 | 5 | IWAE |" in (results / "table.md").read_text().split("## Controls")[1]
     # --only: the other unfinished rows wait, the finished ones stay in the table
     (results / "rows" / control).unlink()
     only = main.run_table(spec, root=tmp_path, only=("mnist_l1_iwae_k5",))
