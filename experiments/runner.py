@@ -10,8 +10,9 @@ its figures. The runner does the rest, the same way for every experiment:
 - otherwise the row's run trains in ``<workdir>/<name>`` and is evaluated
   (:func:`jvae.run.experiment.train_and_evaluate_once`: a finished run is read back from its
   ``eval.json``, a killed one resumes from its last checkpoint), and its JSON is written;
-- ``only`` (row names) runs only those rows; the others enter the table when their JSON exists;
-- the markdown table is rewritten after each row (the rows finished so far).
+- ``only`` (row names) runs only those rows, in the order named (cheapest first, say); the
+  others enter the table when their JSON exists;
+- the markdown table is rewritten after each row (every finished row, in the table's order).
 
 ``config`` is a preset's experiment config, a dict with at least ``preset``, ``workdir``
 (training runs, never committed) and ``results`` (table, row JSON, figures), both relative to
@@ -128,10 +129,11 @@ def run_rows(
     markdown: Markdown,
     after_row: Callable[[str, dict[str, dict]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every row of ``specs`` (name -> run) in order (:meth:`Table.evaluated`), the markdown
-    table rewritten and ``after_row(name, rows)`` (figures) called after each; returns the
-    rows finished. The table written after a row holds every row finished so far, those
-    still ahead in the order included (a run stopped mid-way leaves a whole table)."""
+    """Every row of ``specs`` (name -> run) in order, those ``table.only`` names in the order
+    named (:meth:`Table.evaluated`), the markdown table rewritten and ``after_row(name,
+    rows)`` (figures) called after each; returns the rows finished. The table written after a
+    row holds every row finished so far, in the table's order (a run stopped mid-way leaves a
+    whole table)."""
     done = {
         name: json.loads(table.row_path(name).read_text())
         for name in specs
@@ -141,8 +143,10 @@ def run_rows(
     def in_order() -> dict[str, dict[str, Any]]:
         return {name: done[name] for name in specs if name in done}
 
-    for name, spec in specs.items():
-        row = table.evaluated(name, spec, summarise)
+    named = [o.lower() for o in table.only]
+    order = sorted(specs, key=lambda n: named.index(n.lower()) if n.lower() in named else -1)
+    for name in order:
+        row = table.evaluated(name, specs[name], summarise)
         if row is None:
             continue
         done[name] = row
@@ -166,7 +170,9 @@ def main(
     parser.add_argument("--preset", default="smoke", choices=tuple(presets))
     parser.add_argument("--data-dir", help="dataset folder (default: ../shared/data)")
     if only:
-        parser.add_argument("--only", nargs="+", default=(), help="run only these rows (names)")
+        parser.add_argument(
+            "--only", nargs="+", default=(), help="run only these rows, in this order (names)"
+        )
     args = parser.parse_args(argv)
     kwargs = {"only": tuple(args.only)} if only else {}
     print(run_table(get_config(args.preset), args.data_dir, **kwargs))

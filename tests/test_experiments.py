@@ -137,6 +137,13 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     assert "## Controls" not in only and only.split("\n\n")[:2] == table.split("\n\n")[:2]
     assert "Not yet run (the table is filled row by row): mnist_l2_iwae_k5." in only
     assert "Not yet run" not in table
+    # --only runs its rows in the order named (here against the table's order)
+    (results / "rows" / "mnist_l1_iwae_k5.json").unlink()
+    main.run_table(spec, root=tmp_path, only=(control[: -len(".json")], "mnist_l1_iwae_k5"))
+    written = [
+        (results / "rows" / n).stat().st_mtime_ns for n in (control, "mnist_l1_iwae_k5.json")
+    ]
+    assert written[0] < written[1]
 
 
 @pytest.mark.slow
