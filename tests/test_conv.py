@@ -123,17 +123,16 @@ def test_conv_transpose2d_names_the_sizes_that_fit():
 @pytest.mark.parametrize("stride", [1, 2, 3])
 @pytest.mark.parametrize("kernel", [3, 4])
 def test_conv_modules_equal_flax_with_same_padding(stride, kernel):
-    """Conv(..., 'SAME') is flax.linen.Conv, ConvTranspose(..., 'SAME') is
-    flax.linen.ConvTranspose(transpose_kernel=True), on the same parameters, odd sizes
-    included."""
+    """Conv is flax.linen.Conv, ConvTranspose is flax.linen.ConvTranspose(transpose_kernel=True),
+    both with their default 'SAME' padding, on the same parameters, odd sizes included."""
     import flax.linen as nn
 
     x = normal((2, 9, 8, 3), 1)
-    ours, flax_conv = Conv(5, (kernel, kernel), stride, "SAME"), nn.Conv(5, (kernel,) * 2, stride)
+    ours, flax_conv = Conv(5, (kernel, kernel), stride), nn.Conv(5, (kernel,) * 2, stride)
     params = flax_conv.init(INIT_KEY, x)
     np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), atol=1e-5)
     y = x[:, :5, :3]
-    ours = ConvTranspose(5, (kernel, kernel), stride, "SAME")
+    ours = ConvTranspose(5, (kernel, kernel), stride)
     flax_transpose = nn.ConvTranspose(
         5, (kernel,) * 2, (stride,) * 2, padding="SAME", transpose_kernel=True
     )

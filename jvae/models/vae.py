@@ -113,7 +113,7 @@ def vae(
     >>> class Encoder(nn.Module):
     ...     @nn.compact
     ...     def __call__(self, x):
-    ...         h = nn.relu(Conv(8, (3, 3), 2, "SAME")(x)).reshape(x.shape[0], -1)
+    ...         h = nn.relu(Conv(8, (3, 3), 2)(x)).reshape(x.shape[0], -1)
     ...         return nn.Dense(2)(h), nn.Dense(2)(h)
     >>> model = vae(Encoder(), nn.Dense(8 * 8), event_shape=(8, 8, 1))
     >>> model.latent_sizes, model.event_shape

@@ -250,8 +250,8 @@ class Conv(nn.Module):
       features: output channels.
       kernel_size: ``(kh, kw)``.
       stride: the same along both axes.
-      padding: ``((top, bottom), (left, right))``, ``'VALID'`` (none) or ``'SAME'``
-        (:func:`same_padding`: ``ceil(H / stride)`` positions, as ``flax.linen.Conv``).
+      padding: ``'SAME'`` (default; :func:`same_padding`: ``ceil(H / stride)`` positions, as
+        ``flax.linen.Conv``), ``'VALID'`` (none) or ``((top, bottom), (left, right))``.
       kernel_init: the kernel initialiser (Flax's ``nn.Conv`` default).
       mask: ``None``, or a 0/1 numpy array broadcastable to the kernel ``[kh, kw, C, features]``
         and multiplied into it (a masked convolution: :mod:`jvae.nn.pixelcnn`).
@@ -260,7 +260,7 @@ class Conv(nn.Module):
     features: int
     kernel_size: tuple[int, int]
     stride: int = 1
-    padding: Padding | str = ((0, 0), (0, 0))
+    padding: Padding | str = "SAME"
     kernel_init: Any = nn.initializers.lecun_normal()
     mask: Any = None
 
@@ -284,9 +284,9 @@ class ConvTranspose(nn.Module):
       features: output channels.
       kernel_size: ``(kh, kw)``.
       stride: the same along both axes.
-      padding: ``((top, bottom), (left, right))`` of the convolution it transposes, or
-        ``'SAME'``: the transpose of a ``'SAME'`` convolution of ``stride * h`` rows (output
-        ``stride * h``, as ``flax.linen.ConvTranspose``'s ``'SAME'``).
+      padding: ``'SAME'`` (default): the transpose of a ``'SAME'`` convolution of
+        ``stride * h`` rows (output ``stride * h``, as ``flax.linen.ConvTranspose``'s
+        default), or ``((top, bottom), (left, right))`` of the convolution it transposes.
       size: the output's ``(H, W)``; default ``stride * (h - 1) + kh - top - bottom`` (and
         likewise for W), the smallest of the ``stride`` sizes that convolve back to ``h``
         (e.g. kernel 3, stride 2, padding ``((0, 1), (0, 1))``: ``4x4 -> 8x8``).
@@ -298,7 +298,7 @@ class ConvTranspose(nn.Module):
     features: int
     kernel_size: tuple[int, int]
     stride: int = 1
-    padding: Padding | str = ((0, 0), (0, 0))
+    padding: Padding | str = "SAME"
     size: tuple[int, int] | None = None
     kernel_init: Any = nn.initializers.lecun_normal()
 
