@@ -69,36 +69,21 @@ class SlowConvolutionWarning(UserWarning):
     """Convolutions that XLA on CPU would run as naive loops inside a loop body."""
 
 
-def _jaxprs(value: Any) -> list[Any]:
-    """The jaxprs inside an equation's parameter (a sub-program, a closed one, or a tuple of
-    them: the branches of a ``cond``)."""
-    if isinstance(value, jex.core.ClosedJaxpr):
-        return [value.jaxpr]
-    if isinstance(value, jex.core.Jaxpr):
-        return [value]
-    if isinstance(value, tuple | list):
-        return [j for v in value for j in _jaxprs(v)]
-    return []
-
-
 def _canonical(dims: jax.lax.ConvDimensionNumbers) -> bool:
     """NHWC input and output, HWIO kernel (in any number of spatial dimensions)."""
     n = len(dims.lhs_spec)
-    spatial = tuple(range(1, n - 1))
-    return tuple(dims.lhs_spec) == (0, n - 1, *spatial) == tuple(dims.out_spec) and tuple(
-        dims.rhs_spec
-    ) == (n - 1, n - 2, *range(n - 2))
+    nhwc, hwio = (0, n - 1, *range(1, n - 1)), (n - 1, n - 2, *range(n - 2))
+    return tuple(dims.lhs_spec) == tuple(dims.out_spec) == nhwc and tuple(dims.rhs_spec) == hwio
 
 
 def _count_noncanonical(jaxpr: Any) -> int:
-    stack, count = [jaxpr], 0
-    while stack:
-        for eqn in stack.pop().eqns:
-            if eqn.primitive.name == "conv_general_dilated":
-                count += not _canonical(eqn.params["dimension_numbers"])
-            for value in eqn.params.values():
-                stack.extend(_jaxprs(value))
-    return count
+    """:func:`noncanonical_convolutions` of a jaxpr and, recursively, its sub-jaxprs."""
+    count = sum(
+        not _canonical(eqn.params["dimension_numbers"])
+        for eqn in jaxpr.eqns
+        if eqn.primitive.name == "conv_general_dilated"
+    )
+    return count + sum(_count_noncanonical(sub) for sub in jex.core.subjaxprs(jaxpr))
 
 
 def noncanonical_convolutions(fun: Callable, *args: Any) -> int:
@@ -125,5 +110,5 @@ def call_checking_convolutions(fun: Callable, *args: Any) -> Any:
             SlowConvolutionWarning,
             stacklevel=3,
         )
-    out = jax.core.eval_jaxpr(closed.jaxpr, closed.consts, *jax.tree.leaves(args))
+    out = jex.core.jaxpr_as_fun(closed)(*jax.tree.leaves(args))
     return jax.tree.unflatten(jax.tree.structure(out_shape), out)
