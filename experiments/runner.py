@@ -129,11 +129,12 @@ def run_rows(
     markdown: Markdown,
     after_row: Callable[[str, dict[str, dict]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every row of ``specs`` (name -> run) in order, those ``table.only`` names in the order
-    named (:meth:`Table.evaluated`), the markdown table rewritten and ``after_row(name,
-    rows)`` (figures) called after each; returns the rows finished. The table written after a
-    row holds every row finished so far, in the table's order (a run stopped mid-way leaves a
-    whole table)."""
+    """Every row of ``specs`` (name -> run) not yet finished, in order, those ``table.only``
+    names in the order named (:meth:`Table.evaluated`), the markdown table rewritten and
+    ``after_row(name, rows)`` (figures) called after each, and the table once more at the end;
+    returns the rows finished. The table written after a row holds every row finished so far,
+    in the table's order (a run stopped mid-way leaves a whole table); rows read back from
+    their JSON are not drawn again."""
     done = {
         name: json.loads(table.row_path(name).read_text())
         for name in specs
@@ -146,6 +147,8 @@ def run_rows(
     named = [o.lower() for o in table.only]
     order = sorted(specs, key=lambda n: named.index(n.lower()) if n.lower() in named else -1)
     for name in order:
+        if name in done:
+            continue
         row = table.evaluated(name, specs[name], summarise)
         if row is None:
             continue
@@ -153,6 +156,8 @@ def run_rows(
         table.write(markdown(table.config, in_order(), describe()))
         if after_row is not None:
             after_row(name, in_order())
+    if done:
+        table.write(markdown(table.config, in_order(), describe()))
     return in_order()
 
 
