@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import command, describe, git_rev, machine, timed, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
-from jvae.nn.conv import DECODER_CONVS, ENCODER_CONVS, ConvBernoulli, ConvGaussian, conv2d  # noqa: E402
+from jvae.nn.conv import DECODER_CONVS, ENCODER_CONVS, ConvBernoulli, ConvGaussian  # noqa: E402
+from jvae.nn.convolution import conv2d  # noqa: E402
 
 BATCH, LATENT = 100, 40
 NHWC = ("NHWC", "HWIO", "NHWC")
@@ -164,7 +165,7 @@ def conv_47feaa8(x, kernel, stride, pad):
 
 
 def conv_library(x, kernel, stride, pad):
-    """``jvae.nn.conv.conv2d`` as it is now."""
+    """``jvae.nn.convolution.conv2d`` as it is now."""
     return conv2d(x, kernel, stride, (pad, pad))
 
 

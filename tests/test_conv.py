@@ -20,16 +20,13 @@ from jvae.components.priors import StandardNormal
 from jvae.models.model import DATA, Latent, ModelParts, assemble
 from jvae.nn.conv import (
     ENCODER_CONVS_Z1,
-    Conv,
     ConvBernoulli,
     ConvDecoder,
     ConvGaussian,
     ConvLogistic,
     ConvMap,
-    ConvTranspose,
-    conv2d,
-    conv_transpose2d,
 )
+from jvae.nn.convolution import Conv, ConvTranspose, conv2d, conv_transpose2d
 from jvae.training.train import init_state, make_train_step
 
 INIT_KEY = jax.random.key(0, impl="rbg")  # RBG initialisers compile fast on CPU

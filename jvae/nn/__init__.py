@@ -1,17 +1,7 @@
 """Flax modules that map inputs to distribution parameters."""
 
-from jvae.nn.conv import (
-    Conv,
-    ConvBernoulli,
-    ConvGaussian,
-    ConvLogistic,
-    ConvMap,
-    ConvTranspose,
-    GatedConv,
-    conv2d,
-    conv_transpose2d,
-    same_padding,
-)
+from jvae.nn.conv import ConvBernoulli, ConvGaussian, ConvLogistic, ConvMap, GatedConv
+from jvae.nn.convolution import Conv, ConvTranspose, conv2d, conv_transpose2d, same_padding
 from jvae.nn.gated import (
     GatedBernoulli,
     GatedDense,

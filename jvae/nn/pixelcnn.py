@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jvae.nn.conv import Conv
+from jvae.nn.convolution import Conv
 
 Taps = tuple[range, range]
 Offset = tuple[int, int]
