@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import command, describe, git_rev, machine, timed, write  # noqa: E402
+from common import command, describe, git_rev, interleaved, machine, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
 from jvae.models import vae  # noqa: E402
@@ -113,15 +113,7 @@ def main() -> None:
     rows = []
     for shape in SHAPES:
         fns, steps = contenders(shape, args.batch, args.scale)
-        wall = {n: [] for n in fns}
-        cpu = {n: [] for n in fns}
-        loads = []
-        for _ in range(args.repeats):
-            for n, f in fns.items():
-                w, c = timed(f)
-                wall[n].append(w)
-                cpu[n].append(c)
-            loads.append(os.getloadavg()[0])
+        wall, cpu, loads = interleaved(fns, args.repeats)
         ms = {n: 1e3 * float(np.median(wall[n])) / steps for n in fns}
         row = {
             "image": shape,

@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reference_scan  # noqa: E402
-from common import command, describe, git_rev, machine, timed, write  # noqa: E402
+from common import command, describe, git_rev, interleaved, machine, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
 from jvae.models import iwae_mlp  # noqa: E402
@@ -110,15 +110,7 @@ def main() -> None:
     for k in (int(v) for v in args.ks.split(",")):
         steps = max(2, int(STEPS.get(k, 8) * args.scale))
         fns, losses = contenders(args.batch, k, steps, args.levels, previous)
-        wall = {n: [] for n in fns}
-        cpu = {n: [] for n in fns}
-        loads = []
-        for _ in range(args.repeats):
-            for n, f in fns.items():
-                w, c = timed(f)
-                wall[n].append(w)
-                cpu[n].append(c)
-            loads.append(os.getloadavg()[0])
+        wall, cpu, loads = interleaved(fns, args.repeats)
         rate = {n: steps / float(np.median(wall[n])) for n in fns}
         ratios = [r / f for r, f in zip(wall["reference"], wall["jvae"])]
         if previous is not None:

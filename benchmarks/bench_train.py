@@ -23,7 +23,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import add_precision_argument, command, describe, machine, set_precision, timed, write  # noqa: E402
+from common import (  # noqa: E402
+    add_precision_argument,
+    command,
+    describe,
+    interleaved,
+    machine,
+    set_precision,
+    write,
+)
 
 from jvae import compiler  # noqa: E402
 from jvae.models import iwae_mlp  # noqa: E402
@@ -158,15 +166,7 @@ def main() -> None:
         if not args.no_torch:
             fns.update(torch_contenders(batch, k, steps, threads, args.torch_device))
         fns.update(peak_fns)
-        wall = {n: [] for n in fns}
-        cpu = {n: [] for n in fns}
-        loads = []
-        for _ in range(args.repeats):
-            for n, f in fns.items():
-                w, c = timed(f)
-                wall[n].append(w)
-                cpu[n].append(c)
-            loads.append(os.getloadavg()[0])
+        wall, cpu, loads = interleaved(fns, args.repeats)
         rate = {n: steps / float(np.median(wall[n])) for n in fns if not n.startswith("peak")}
         cpu_ms = {n: 1e3 * float(np.median(cpu[n])) / steps for n in rate}
         peaks = {n: peak_flops / float(np.median(wall[n])) / 1e9 for n in peak_fns}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -57,6 +58,21 @@ def timed(fn) -> tuple[float, float]:
     c0, t0 = cpu_seconds(), time.perf_counter()
     fn()
     return time.perf_counter() - t0, cpu_seconds() - c0
+
+
+def interleaved(fns: dict, repeats: int) -> tuple[dict, dict, list]:
+    """Each of ``fns`` timed once per repeat, in turn: ``(wall, cpu, loads)``, the wall and
+    process CPU seconds of every call per name and the 1-minute load after each repeat."""
+    wall: dict = {n: [] for n in fns}
+    cpu: dict = {n: [] for n in fns}
+    loads = []
+    for _ in range(repeats):
+        for n, f in fns.items():
+            w, c = timed(f)
+            wall[n].append(w)
+            cpu[n].append(c)
+        loads.append(os.getloadavg()[0])
+    return wall, cpu, loads
 
 
 def command() -> str:
