@@ -6,13 +6,13 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from experiments.iwae_table import orderings
+from experiments.iwae_table.orderings import Key
 from jvae.data import DATASET_NOTES
 from jvae.reports.figures import plt
 from jvae.reports.kl_curves import read_records
 from jvae.run.experiment import training_budget
 from jvae.run.spec import PRESETS, RunSpec
-
-Key = tuple[str, int, int, str]  # (dataset, layers, k, model)
 
 # Burda et al. 2015, table 1: test NLL (active units), keyed by (dataset, layers, k, model).
 PAPER: dict[tuple[str, int, int, str], tuple[float, str]] = {}
@@ -222,6 +222,7 @@ def _markdown(
         *_grey_level_note(rows),
         *(line for note in notes for line in (note, "")),
         *(f"Data: {DATASET_NOTES[d]}\n" for d in datasets if d in DATASET_NOTES),
+        *orderings.markdown(rows, PAPER),
         *_details(
             [
                 (key[3], rows[key])
