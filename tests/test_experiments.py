@@ -86,7 +86,7 @@ def test_iwae_table_smoke_and_row_by_row_resume(tmp_path, grey_data, monkeypatch
     _data(monkeypatch, arrays)
     spec = main.get_config("smoke")
     table = main.run_table(spec, root=tmp_path)
-    lines = [line for line in table.splitlines() if line.startswith(("| 1 ", "| 2 "))]
+    lines = [line for line in table.splitlines() if line.startswith(("| 1 | ", "| 2 | "))]
     assert len(lines) == 2  # the paper's layout: one line per (layers, k)
     assert "| 85.54 (22) |" in lines[0] and "| 83.89 (21+5) |" in lines[1]  # the paper's cells
     results = tmp_path / spec["results"]
