@@ -41,7 +41,7 @@ from jax import lax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import command, describe, git_rev, machine, timed, write  # noqa: E402
+from common import command, describe, git_rev, interleaved, machine, write  # noqa: E402
 
 from jvae import compiler  # noqa: E402
 from jvae.nn.conv import DECODER_CONVS, ENCODER_CONVS, ConvBernoulli, ConvGaussian  # noqa: E402
@@ -376,24 +376,16 @@ def main() -> None:
         steps = max(1, round(STEPS[kind] * args.scale))
         variants = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
         fns, flops, errors = contenders(kind, shape, steps, threads, [v for v in variants if v])
-        wall = {n: [] for n in fns}
-        cpu = {n: [] for n in fns}
-        loads = []
-        for _ in range(args.repeats):
-            for n, f in fns.items():
-                w, c = timed(f)
-                wall[n].append(w / steps)
-                cpu[n].append(c / steps)
-            loads.append(os.getloadavg()[0])
-        ms = {n: 1e3 * float(np.median(wall[n])) for n in fns}
-        cpu_ms = {n: 1e3 * float(np.median(cpu[n])) for n in fns}
+        wall, cpu, loads = interleaved(fns, args.repeats)
+        ms = {n: 1e3 * float(np.median(wall[n])) / steps for n in fns}
+        cpu_ms = {n: 1e3 * float(np.median(cpu[n])) / steps for n in fns}
         row = {
             "network": kind,
             "shape": list(shape),
             "steps_per_call": steps,
             "ms_per_step": ms,
             "cpu_ms_per_step": cpu_ms,
-            "wall_ms_all": {n: [1e3 * v for v in wall[n]] for n in fns},
+            "wall_ms_all": {n: [1e3 * v / steps for v in wall[n]] for n in fns},
             "gflop_per_step_xla": flops / 1e9,
             "jvae_gflops": flops / 1e9 / (ms["jvae"] / 1e3),
             "variant_max_rel_error": errors,

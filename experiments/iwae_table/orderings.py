@@ -42,9 +42,12 @@ def comparisons(keys: Iterable[Key]) -> list[tuple[str, Key, Key]]:
     return out
 
 
-def _units(active: str | list[int]) -> int:
-    """Total active units from our list or the paper's ``"21+5"``."""
-    return sum(map(int, active.split("+"))) if isinstance(active, str) else sum(active)
+def value(cell: dict | tuple[float, str]) -> tuple[float, int]:
+    """``(NLL, active units summed over layers)`` of our row JSON or the paper's
+    ``(NLL, "21+5")``."""
+    if isinstance(cell, tuple):
+        return cell[0], sum(map(int, cell[1].split("+")))
+    return cell["nll"], sum(cell["active_units"])
 
 
 def holds(claim: str, better: tuple[float, int], other: tuple[float, int]) -> bool:
@@ -74,12 +77,6 @@ def markdown(rows: dict[Key, dict], paper: dict[Key, tuple[float, str]]) -> list
     if not found:
         return []
 
-    def ours(key: Key) -> tuple[float, int]:
-        return rows[key]["nll"], _units(rows[key]["active_units"])
-
-    def theirs(key: Key) -> tuple[float, int]:
-        return paper[key][0], _units(paper[key][1])
-
     def shown(claim: str, before: tuple[float, int], after: tuple[float, int]) -> str:
         if claim == MORE_ACTIVE_UNITS:
             return f"{before[1]} → {after[1]}"
@@ -100,11 +97,11 @@ def markdown(rows: dict[Key, dict], paper: dict[Key, tuple[float, str]]) -> list
     tally = {"ours": 0, "paper": 0}
     for claim, better, other in found:
         cells = []
-        for who, value in (("ours", ours), ("paper", theirs)):
-            ok = holds(claim, value(better), value(other))
+        for who, table in (("ours", rows), ("paper", paper)):
+            ok = holds(claim, value(table[better]), value(table[other]))
             tally[who] += ok
             cells += [
-                shown(claim, value(other), value(better)),
+                shown(claim, value(table[other]), value(table[better])),
                 "yes" if ok else "**no**",
             ]
         lines.append(f"| {claim} | {_label(claim, better, other)} | " + " | ".join(cells) + " |")
