@@ -46,7 +46,7 @@ def save_collapse_figure(
         sub = fig.add_subplot(grid[i + 1])
         show(sub, tiles)
         sub.set_axis_off()
-        sub.set_title(f"{name}: data | samples of p(x|z)", fontsize=9)
+        sub.set_title(f"{name}\ndata | samples of p(x|z)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
